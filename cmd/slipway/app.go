@@ -1,0 +1,390 @@
+package main
+
+// How to add a command: create one file named after it, with an init
+// function that calls register(command{...}). Setup registers the command's
+// flags on the given FlagSet and returns the function that runs it. Keep
+// the body a thin call into a library package: parse flags, call, print
+// results to app.stdout and messages to app.stderr. Return errors wrapped
+// with what was being done ("pushing web: ..."); usagef(...) for bad flags
+// or arguments (exit 2). Errors that implement Hint() string get a hint:
+// line, errors that implement ExitCode() int choose the exit code.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/slipway-build/slipway/internal/project"
+)
+
+type streams struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// command is one subcommand of slipway.
+type command struct {
+	name    string
+	args    string // usage synopsis after the name, e.g. "[IMAGE...]"
+	summary string // one line for `slipway help`
+	long    string // optional paragraph for `slipway CMD --help`
+	setup   func(fs *pflag.FlagSet) runFunc
+}
+
+type runFunc func(ctx context.Context, app *app, args []string) error
+
+var commands = map[string]command{}
+
+// commandOrder is the order of `slipway help`; commands not listed follow.
+var commandOrder = []string{"release", "build", "push", "sign", "bump", "tags", "verify", "keygen", "login", "version"}
+
+func register(c command) {
+	if _, dup := commands[c.name]; dup {
+		panic("slipway: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// globals are the flags every command accepts.
+type globals struct {
+	file     string
+	dir      string
+	progress string
+	report   string
+	debug    bool
+}
+
+func (g *globals) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&g.file, "file", "f", project.DefaultFile, "project file")
+	fs.StringVarP(&g.dir, "chdir", "C", "", "run as if started in `DIR`")
+	fs.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, rawjson or quiet")
+	fs.StringVar(&g.report, "report", "", "write the JSON report to `FILE`")
+	fs.BoolVar(&g.debug, "debug", false, "print debugging detail to stderr (never secrets)")
+}
+
+// app is one invocation: its streams, environment and global flags.
+type app struct {
+	streams
+	lookupEnv func(string) (string, bool)
+	globals
+	cmd string
+	// wd is the absolute folder relative paths resolve against (-C).
+	wd string
+}
+
+func (a *app) getenv(k string) string {
+	v, _ := a.lookupEnv(k)
+	return v
+}
+
+// path makes p absolute against the -C folder.
+func (a *app) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(a.wd, p)
+}
+
+// projectFile is the project file path as the user should see it.
+func (a *app) projectFile() string { return a.file }
+
+// loadProject reads the project file named by -f (relative to -C).
+func (a *app) loadProject() (*project.Config, error) {
+	cfg, err := project.Load(a.path(a.file), a.lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.File = a.file
+	return cfg, nil
+}
+
+func (a *app) warnf(format string, args ...any) {
+	fmt.Fprintf(a.stderr, "slipway: warning: "+format+"\n", args...)
+}
+
+func (a *app) debugf(format string, args ...any) {
+	if a.debug {
+		fmt.Fprintf(a.stderr, "slipway: debug: "+format+"\n", args...)
+	}
+}
+
+// progressMode resolves --progress auto against the stderr terminal.
+func (a *app) progressMode() string {
+	if a.progress != "auto" {
+		return a.progress
+	}
+	if f, ok := a.stderr.(*os.File); ok && isTerminal(f) {
+		return "tty"
+	}
+	return "plain"
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// usageError is bad usage of the command line: exit 2.
+type usageError struct {
+	msg string
+	cmd string
+}
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) ExitCode() int { return 2 }
+func (e *usageError) Hint() string {
+	if e.cmd == "" {
+		return "see slipway help"
+	}
+	return "see slipway " + e.cmd + " --help"
+}
+
+func (a *app) usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), cmd: a.cmd}
+}
+
+// run parses args, runs the command and renders any error; it returns the
+// process exit code.
+func run(ctx context.Context, args []string, s *streams, lookupEnv func(string) (string, bool)) int {
+	a := &app{streams: *s, lookupEnv: lookupEnv}
+	err := dispatch(ctx, a, args)
+	return renderError(ctx, a.stderr, err)
+}
+
+func dispatch(ctx context.Context, a *app, args []string) error {
+	top := pflag.NewFlagSet("slipway", pflag.ContinueOnError)
+	top.SetInterspersed(false)
+	top.SetOutput(io.Discard)
+	a.globals.register(top)
+	var showVersion bool
+	top.BoolVar(&showVersion, "version", false, "print the version")
+	help := top.BoolP("help", "h", false, "show help")
+	if err := top.Parse(args); err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	rest := top.Args()
+	switch {
+	case showVersion:
+		rest = []string{"version"}
+	case len(rest) == 0 && !*help:
+		printHelp(a.stderr)
+		return &usageError{msg: "no command given"}
+	case *help:
+		printHelp(a.stdout)
+		return nil
+	case rest[0] == "help":
+		if len(rest) > 1 {
+			c, ok := commands[rest[1]]
+			if !ok {
+				return &usageError{msg: fmt.Sprintf("unknown command %q", rest[1])}
+			}
+			fs := newCommandFlags(c, &globals{})
+			printCommandHelp(a.stdout, c, fs)
+			return nil
+		}
+		printHelp(a.stdout)
+		return nil
+	}
+	c, ok := commands[rest[0]]
+	if !ok {
+		msg := fmt.Sprintf("unknown command %q", rest[0])
+		if s := closestCommand(rest[0]); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		return &usageError{msg: msg}
+	}
+	a.cmd = c.name
+	fs := pflag.NewFlagSet("slipway "+c.name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	runCmd := c.setup(fs)
+	fs.AddFlagSet(top)
+	if err := fs.Parse(rest[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			printCommandHelp(a.stdout, c, fs)
+			return nil
+		}
+		return a.usagef("%v", err)
+	}
+	switch a.globals.progress {
+	case "auto", "tty", "plain", "rawjson", "quiet":
+	default:
+		return a.usagef("--progress: %q is not one of auto, tty, plain, rawjson, quiet", a.globals.progress)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("finding the working folder: %w", err)
+	}
+	if a.globals.dir != "" {
+		wd = filepath.Join(wd, a.globals.dir)
+		if filepath.IsAbs(a.globals.dir) {
+			wd = a.globals.dir
+		}
+		if st, err := os.Stat(wd); err != nil || !st.IsDir() {
+			return a.usagef("-C: %s is not a folder", a.globals.dir)
+		}
+	}
+	a.wd = wd
+	return runCmd(ctx, a, fs.Args())
+}
+
+func newCommandFlags(c command, g *globals) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("slipway "+c.name, pflag.ContinueOnError)
+	c.setup(fs)
+	g.register(fs)
+	return fs
+}
+
+func closestCommand(s string) string {
+	best, bestDist := "", 3
+	for n := range commands {
+		if d := editDistance(s, n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func sortedCommands() []command {
+	rank := map[string]int{}
+	for i, n := range commandOrder {
+		rank[n] = i
+	}
+	var cs []command
+	for _, c := range commands {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		ri, iok := rank[cs[i].name]
+		rj, jok := rank[cs[j].name]
+		switch {
+		case iok && jok:
+			return ri < rj
+		case iok != jok:
+			return iok
+		}
+		return cs[i].name < cs[j].name
+	})
+	return cs
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "slipway builds, tags, pushes and signs container images and bumps the Kubernetes")
+	fmt.Fprintln(w, "manifests that use them, without a Docker daemon.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: slipway [global flags] COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range sortedCommands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Global flags:")
+	fs := pflag.NewFlagSet("slipway", pflag.ContinueOnError)
+	(&globals{}).register(fs)
+	fmt.Fprint(w, fs.FlagUsages())
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'slipway COMMAND --help' for a command's flags.")
+}
+
+func printCommandHelp(w io.Writer, c command, fs *pflag.FlagSet) {
+	fmt.Fprintf(w, "Usage: slipway %s [flags] %s\n\n%s\n", c.name, c.args, c.summary)
+	if c.long != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.long))
+	}
+	fmt.Fprintf(w, "\nFlags:\n%s", fs.FlagUsages())
+}
+
+// renderError prints err the one way slipway prints errors and returns the
+// exit code: 0 success, 1 failure, 2 usage or configuration, 130 interrupted.
+func renderError(ctx context.Context, w io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ctx.Err()) || errors.Is(context.Cause(ctx), context.Canceled)) {
+		fmt.Fprintln(w, "slipway: interrupted")
+		return 130
+	}
+	var ps *project.Problems
+	if errors.As(err, &ps) {
+		fmt.Fprintf(w, "slipway: loading %s: %s\n", ps.File, ps.Summary())
+		for _, p := range ps.Items {
+			fmt.Fprintln(w, p.String())
+		}
+	} else {
+		fmt.Fprintf(w, "slipway: %s\n", err)
+	}
+	for _, h := range hints(err) {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
+	return 1
+}
+
+// hints collects Hint() from every error in the chain, outermost first,
+// without repeats.
+func hints(err error) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if h, ok := e.(interface{ Hint() string }); ok {
+			if s := h.Hint(); s != "" && !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// exitError carries an exit code with a message, for commands whose
+// failure is an answer (verify, bump --check) rather than a breakdown.
+type exitError struct {
+	msg  string
+	code int
+}
+
+func (e *exitError) Error() string { return e.msg }
+func (e *exitError) ExitCode() int { return e.code }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/slipway-build/slipway/internal/release"
+)
+
+func init() {
+	register(command{
+		name:    "tags",
+		args:    "[IMAGE...]",
+		summary: "print the plan: every reference each image will get",
+		long: `Renders the tag templates of slipway.yaml over the git facts of the
+project folder and prints one full reference per line: images in file
+order, registries primary first, tags in template order.`,
+		setup: func(fs *pflag.FlagSet) runFunc {
+			asJSON := fs.Bool("json", false, "print the plan as a JSON document")
+			registries := fs.StringArray("registry", nil, "push to `REG` instead of the project's registries (repeatable)")
+			return func(ctx context.Context, a *app, args []string) error {
+				plan, err := a.plan(ctx, args, *registries)
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					return writePlanJSON(a, plan)
+				}
+				for _, img := range plan.Images {
+					for _, ref := range img.Refs {
+						fmt.Fprintln(a.stdout, ref.String())
+					}
+				}
+				return nil
+			}
+		},
+	})
+}
+
+// plan loads the project and renders the plan, printing its warnings.
+func (a *app) plan(ctx context.Context, only, registries []string) (*release.Plan, error) {
+	cfg, err := a.loadProject()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := release.PlanProject(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, Getenv: a.getenv})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range plan.Warnings {
+		a.warnf("%s", w)
+	}
+	return plan, nil
+}
+
+type planJSON struct {
+	SchemaVersion int             `json:"schemaVersion"`
+	Commit        string          `json:"commit,omitempty"`
+	Dirty         bool            `json:"dirty"`
+	Images        []planImageJSON `json:"images"`
+}
+
+type planImageJSON struct {
+	Name         string   `json:"name"`
+	Repositories []string `json:"repositories"`
+	Tags         []string `json:"tags"`
+	Refs         []string `json:"refs"`
+}
+
+func writePlanJSON(a *app, plan *release.Plan) error {
+	out := planJSON{SchemaVersion: 1, Commit: plan.Facts.Commit, Dirty: plan.Facts.Dirty, Images: []planImageJSON{}}
+	for _, img := range plan.Images {
+		pi := planImageJSON{Name: img.Name, Tags: img.Tags}
+		for _, r := range img.Repositories {
+			pi.Repositories = append(pi.Repositories, r.String())
+		}
+		for _, r := range img.Refs {
+			pi.Refs = append(pi.Refs, r.String())
+		}
+		out.Images = append(out.Images, pi)
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

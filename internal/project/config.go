@@ -1,0 +1,171 @@
+// Package project loads slipway.yaml: its schema, strict decoding with
+// file:line:col errors, environment expansion, defaults and validation.
+package project
+
+// DefaultFile is the project file looked up when none is named.
+const DefaultFile = "slipway.yaml"
+
+// Config is slipway.yaml, schema version 1. Paths in it are absolute after
+// Load: relative ones are resolved against the folder of the file.
+type Config struct {
+	// Version is the schema version; 0 (absent) means 1.
+	Version int `yaml:"version"`
+	// Registry is where images go: one registry (host[:port][/path]) or a
+	// list whose first entry is the primary and the others get copies.
+	Registry Registries `yaml:"registry"`
+	// InsecureRegistries lists hosts that may be reached over plain HTTP
+	// (loopback hosts always may).
+	InsecureRegistries []string `yaml:"insecure_registries"`
+	// Tags are Go templates over git facts; default ["{{.ShortCommit}}"].
+	Tags []string `yaml:"tags"`
+	// Buildkit says where BuildKit runs; empty means a private buildkitd.
+	Buildkit Buildkit `yaml:"buildkit"`
+	// Images are built in file order.
+	Images []Image `yaml:"images"`
+	// Sign turns on signing of every pushed image.
+	Sign *Sign `yaml:"sign"`
+	// Manifests are the files bumped after a release.
+	Manifests []Manifest `yaml:"manifests"`
+
+	// File is the path the config was loaded from (as given), Dir the
+	// absolute folder it lives in.
+	File string `yaml:"-"`
+	Dir  string `yaml:"-"`
+}
+
+// Registries is one registry or a list; in YAML either a string, a mapping
+// or a sequence of those.
+type Registries []Registry
+
+// Registry is one destination registry with optional per-registry TLS.
+type Registry struct {
+	// URL is host[:port][/path...], e.g. registry.example.com:5000/team.
+	URL string `yaml:"url"`
+	// CAFile is a PEM bundle trusted for this registry, on top of the system roots.
+	CAFile string `yaml:"ca_file"`
+	// Insecure allows plain HTTP to this registry.
+	Insecure bool `yaml:"insecure"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Buildkit selects the BuildKit daemon.
+type Buildkit struct {
+	// Host is a BuildKit address (unix://, tcp://, docker-container://,
+	// kube-pod://, ssh://). BUILDKIT_HOST and --buildkit-host override it.
+	Host string `yaml:"host"`
+	// CA, Cert and Key are TLS files for tcp:// hosts.
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Image is one image built from a Dockerfile.
+type Image struct {
+	// Name is the repository path below the registry, e.g. web or team/tools/worker.
+	Name string `yaml:"name"`
+	// Context is the build context folder; default the project folder.
+	Context string `yaml:"context"`
+	// Dockerfile is relative to Context; default "Dockerfile".
+	Dockerfile string `yaml:"dockerfile"`
+	// Target is the Dockerfile stage to build; default the last.
+	Target string `yaml:"target"`
+	// Platforms are os/arch[/variant]; default the daemon's own.
+	Platforms []string `yaml:"platforms"`
+	// Args are build arguments.
+	Args map[string]string `yaml:"args"`
+	// Labels are added to the image config.
+	Labels map[string]string `yaml:"labels"`
+	// Secrets are exposed to RUN --mount=type=secret,id=ID.
+	Secrets []Secret `yaml:"secrets"`
+	// SSH forwards agent sockets: "default" or "id=path".
+	SSH []string `yaml:"ssh"`
+	// Cache imports and exports build cache.
+	Cache Cache `yaml:"cache"`
+	// Tags overrides the top-level tags for this image.
+	Tags []string `yaml:"tags"`
+	// Registry overrides the top-level registry for this image.
+	Registry Registries `yaml:"registry"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Secret is a build secret from a file or an environment variable.
+type Secret struct {
+	ID  string `yaml:"id"`
+	Src string `yaml:"src"`
+	Env string `yaml:"env"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Cache holds buildx-style cache specs, e.g. type=registry,ref=REF,mode=max.
+type Cache struct {
+	From StringList `yaml:"from"`
+	To   StringList `yaml:"to"`
+}
+
+// StringList is one string or a list of strings.
+type StringList []string
+
+// Sign configures cosign signing.
+type Sign struct {
+	// Key is a cosign key file or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://).
+	Key string `yaml:"key"`
+	// Repository stores signatures elsewhere, like COSIGN_REPOSITORY.
+	Repository string `yaml:"repository"`
+	// Annotations are added to every signature, with the git commit and tag.
+	Annotations map[string]string `yaml:"annotations"`
+	// TLog uploads to the transparency log; default false so that private
+	// image names stay private.
+	TLog bool `yaml:"tlog"`
+	// RekorURL is the transparency log used when TLog is true.
+	RekorURL string `yaml:"rekor_url"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Pin modes for manifests.
+const (
+	PinTag       = "tag"
+	PinDigest    = "digest"
+	PinTagDigest = "tag+digest"
+)
+
+// Manifest is one group of files to bump.
+type Manifest struct {
+	// Paths are files, folders (recursive) or globs of Kubernetes YAML/JSON.
+	Paths []string `yaml:"paths"`
+	// Kustomization is a kustomization file whose images: entries are set.
+	Kustomization string `yaml:"kustomization"`
+	// Pin is tag, digest or tag+digest (default).
+	Pin string `yaml:"pin"`
+	// PullPolicy, when set, is written as imagePullPolicy of changed containers.
+	PullPolicy string `yaml:"pullPolicy"`
+	// Rules name image fields by path, for Helm values and custom resources.
+	Rules []Rule `yaml:"rules"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Rule names the fields of one image in a values file or custom resource.
+// Either Image (a whole reference) or Repository with Tag and/or Digest.
+type Rule struct {
+	Image      string `yaml:"image"`
+	Repository string `yaml:"repository"`
+	Tag        string `yaml:"tag"`
+	Digest     string `yaml:"digest"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Position is where a value was found in the file, for later errors.
+type Position struct {
+	Line, Col int
+}

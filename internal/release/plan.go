@@ -1,0 +1,167 @@
+// Package release strings the stages together: plan → build → push → sign
+// → bump, with manifests written only when everything before succeeded.
+package release
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/slipway-build/slipway/internal/project"
+	"github.com/slipway-build/slipway/internal/tagging"
+)
+
+// PlannedImage is one image of the project with every reference it gets.
+type PlannedImage struct {
+	Name string
+	// Repositories has one entry per registry, the primary first.
+	Repositories []name.Repository
+	// Tags are the rendered tags in template order.
+	Tags []string
+	// Refs are every repository × tag, primary registry first, tags in order.
+	Refs []name.Tag
+	// Config is the image as slipway.yaml declares it.
+	Config project.Image
+	// Registries are the registry settings that apply to the image.
+	Registries project.Registries
+}
+
+// Primary is the first reference of the plan: primary registry, first tag.
+func (p PlannedImage) Primary() name.Tag { return p.Refs[0] }
+
+// Plan is what a run will produce.
+type Plan struct {
+	Images []PlannedImage
+	Facts  tagging.Facts
+	// Warnings are things a user should see (tags dropped because empty).
+	Warnings []string
+}
+
+// PlanOptions tune MakePlan.
+type PlanOptions struct {
+	// Only limits the plan to these image names (all when empty).
+	Only []string
+	// Registries overrides the registries of every image (--registry).
+	Registries []string
+	// Getenv is the environment for templates; os.Getenv when nil.
+	Getenv func(string) string
+}
+
+// UnknownImageError names an image that the project does not declare.
+type UnknownImageError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownImageError) Error() string {
+	return fmt.Sprintf("no image named %q in the project (images: %s)", e.Name, strings.Join(e.Known, ", "))
+}
+
+// ExitCode marks a usage error.
+func (e *UnknownImageError) ExitCode() int { return 2 }
+
+// MakePlan renders every image's tags and references.
+func MakePlan(cfg *project.Config, facts tagging.Facts, opts PlanOptions) (*Plan, error) {
+	selected, err := Select(cfg, opts.Only)
+	if err != nil {
+		return nil, err
+	}
+	var override project.Registries
+	for _, r := range opts.Registries {
+		if err := project.ValidateRegistry(r); err != nil {
+			return nil, &usageErr{fmt.Errorf("--registry: %w", err)}
+		}
+		override = append(override, project.Registry{URL: r})
+	}
+	plan := &Plan{Facts: facts}
+	ps := &project.Problems{File: cfg.File}
+	for _, img := range selected {
+		regs := cfg.RegistriesFor(img)
+		if len(override) > 0 {
+			regs = override
+		}
+		templates := cfg.TagsFor(img)
+		if len(templates) == 0 {
+			templates = tagging.DefaultTemplates
+		}
+		tags, warnings, err := tagging.Render(templates, facts, opts.Getenv)
+		for _, w := range warnings {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s: %s", img.Name, w))
+		}
+		if err != nil {
+			ps.Items = append(ps.Items, project.Problem{File: cfg.File, Line: img.Loc.Line, Col: img.Loc.Col,
+				Msg: fmt.Sprintf("image %s: %v", img.Name, err)})
+			continue
+		}
+		if len(tags) == 0 {
+			ps.Items = append(ps.Items, project.Problem{File: cfg.File, Line: img.Loc.Line, Col: img.Loc.Col,
+				Msg: fmt.Sprintf("image %s: every tag template rendered empty, so the image would get no tag", img.Name)})
+			continue
+		}
+		pi := PlannedImage{Name: img.Name, Tags: tags, Config: img, Registries: regs}
+		for _, reg := range regs {
+			refs, err := tagging.References(reg.URL, img.Name, tags)
+			if err != nil {
+				ps.Items = append(ps.Items, project.Problem{File: cfg.File, Line: img.Loc.Line, Col: img.Loc.Col,
+					Msg: fmt.Sprintf("image %s: %v", img.Name, err)})
+				break
+			}
+			pi.Repositories = append(pi.Repositories, refs[0].Repository)
+			pi.Refs = append(pi.Refs, refs...)
+		}
+		if len(pi.Refs) > 0 {
+			plan.Images = append(plan.Images, pi)
+		}
+	}
+	if len(ps.Items) > 0 {
+		return nil, ps
+	}
+	return plan, nil
+}
+
+// Select returns the images named (all, in file order, when none is).
+func Select(cfg *project.Config, only []string) ([]project.Image, error) {
+	if len(only) == 0 {
+		return cfg.Images, nil
+	}
+	want := map[string]bool{}
+	for _, n := range only {
+		if _, ok := cfg.Image(n); !ok {
+			var known []string
+			for _, img := range cfg.Images {
+				known = append(known, img.Name)
+			}
+			sort.Strings(known)
+			return nil, &UnknownImageError{Name: n, Known: known}
+		}
+		want[n] = true
+	}
+	var out []project.Image
+	for _, img := range cfg.Images {
+		if want[img.Name] {
+			out = append(out, img)
+		}
+	}
+	return out, nil
+}
+
+type usageErr struct{ error }
+
+func (e *usageErr) Unwrap() error { return e.error }
+func (e *usageErr) ExitCode() int { return 2 }
+
+// PlanProject reads the git facts of the project folder and makes the plan.
+func PlanProject(ctx context.Context, cfg *project.Config, opts PlanOptions) (*Plan, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	facts, err := tagging.GitFacts(ctx, cfg.Dir, opts.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("reading git facts of %s: %w", cfg.Dir, err)
+	}
+	return MakePlan(cfg, facts, opts)
+}

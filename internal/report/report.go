@@ -1,0 +1,192 @@
+// Package report is slipway's versioned JSON report: what each stage built,
+// pushed, signed and bumped. build, push, sign and release write it with
+// --report; push, sign and bump read it with --from, so that CI can split a
+// release across jobs.
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// SchemaVersion is the version of the document this package writes.
+const SchemaVersion = 1
+
+// Report is the whole document.
+type Report struct {
+	SchemaVersion int `json:"schemaVersion"`
+	// Command is the slipway command that wrote it: build, push, sign, release, bump.
+	Command string `json:"command"`
+	// SlipwayVersion is the version of the slipway that wrote it.
+	SlipwayVersion string `json:"slipwayVersion,omitempty"`
+	// Project is the project file, as given on the command line.
+	Project string  `json:"project,omitempty"`
+	Git     *Git    `json:"git,omitempty"`
+	Images  []Image `json:"images"`
+	// Manifests are the files bumped (or, with a dry run, that would be).
+	Manifests []ManifestFile `json:"manifests,omitempty"`
+	Stages    []Stage        `json:"stages,omitempty"`
+	// Success is false when the run failed; what did happen is still listed.
+	Success bool   `json:"success"`
+	Error   string `json:"error,omitempty"`
+	// DryRun marks a report of a plan: nothing was pushed, signed or written.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// Git is the state of the source the images were built from.
+type Git struct {
+	Commit string `json:"commit,omitempty"`
+	Tag    string `json:"tag,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Dirty  bool   `json:"dirty"`
+}
+
+// Image is one image of the project.
+type Image struct {
+	Name string `json:"name"`
+	// Repository is the primary repository (first registry).
+	Repository string   `json:"repository"`
+	Tags       []string `json:"tags"`
+	// Refs are every planned reference (repository:tag), primary first.
+	Refs   []string `json:"refs"`
+	Digest string   `json:"digest,omitempty"`
+	// MediaType is the OCI media type of Digest (an index for multi-platform).
+	MediaType string `json:"mediaType,omitempty"`
+	// PlatformDigests maps os/arch[/variant] to the platform manifest digest.
+	PlatformDigests map[string]string `json:"platformDigests,omitempty"`
+	// Registries are the registries pushed to, primary first.
+	Registries []string `json:"registries,omitempty"`
+	// Pushed are the references that now resolve to Digest, as REF@DIGEST.
+	Pushed []string `json:"pushed,omitempty"`
+	// Signatures are the signature references written for Digest and the platform digests.
+	Signatures    []string `json:"signatures,omitempty"`
+	BytesUploaded int64    `json:"bytesUploaded"`
+	BlobsUploaded int      `json:"blobsUploaded"`
+	BlobsSkipped  int      `json:"blobsSkipped"`
+	BlobsMounted  int      `json:"blobsMounted"`
+	// Store is the local OCI layout the build was exported to.
+	Store string `json:"store,omitempty"`
+}
+
+// ManifestFile is one file with the edits made in it.
+type ManifestFile struct {
+	File  string `json:"file"`
+	Edits []Edit `json:"edits"`
+}
+
+// Edit is one image value changed.
+type Edit struct {
+	Document  int    `json:"document"`
+	Line      int    `json:"line"`
+	Object    string `json:"object,omitempty"`
+	Container string `json:"container,omitempty"`
+	Field     string `json:"field,omitempty"`
+	Old       string `json:"old"`
+	New       string `json:"new"`
+}
+
+// Stage is how long one stage of the run took.
+type Stage struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// New starts a report for a command.
+func New(command, slipwayVersion string) *Report {
+	return &Report{SchemaVersion: SchemaVersion, Command: command, SlipwayVersion: slipwayVersion, Images: []Image{}}
+}
+
+// Image returns the image called name, or nil.
+func (r *Report) Image(name string) *Image {
+	for i := range r.Images {
+		if r.Images[i].Name == name {
+			return &r.Images[i]
+		}
+	}
+	return nil
+}
+
+// Upsert returns the image called name, adding it when absent.
+func (r *Report) Upsert(name string) *Image {
+	if img := r.Image(name); img != nil {
+		return img
+	}
+	r.Images = append(r.Images, Image{Name: name})
+	return &r.Images[len(r.Images)-1]
+}
+
+// Time runs f and records its duration as a stage.
+func (r *Report) Time(stage string, f func() error) error {
+	start := time.Now()
+	err := f()
+	r.Stages = append(r.Stages, Stage{Name: stage, Seconds: time.Since(start).Seconds()})
+	return err
+}
+
+// Platforms returns the image's platforms, sorted.
+func (img *Image) Platforms() []string {
+	var ps []string
+	for p := range img.PlatformDigests {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+// ErrVersion is returned for a report of a schema this slipway cannot read.
+var ErrVersion = errors.New("unsupported report schemaVersion")
+
+// Read loads a report written by this or an earlier slipway.
+func Read(path string) (*Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("reading report %s: %w", path, err)
+	}
+	if r.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("reading report %s: schemaVersion %d: %w (want %d)", path, r.SchemaVersion, ErrVersion, SchemaVersion)
+	}
+	return &r, nil
+}
+
+// Write stores the report at path whole or not at all.
+func Write(path string, r *Report) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding report: %w", err)
+	}
+	data = append(data, '\n')
+	if path == "-" {
+		_, err := os.Stdout.Write(data)
+		return err
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".report-*.json")
+	if err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	return nil
+}
