@@ -7,7 +7,8 @@ package main
 // results to app.stdout and messages to app.stderr. Return errors wrapped
 // with what was being done ("pushing web: ..."); usagef(...) for bad flags
 // or arguments (exit 2). Errors that implement Hint() string get a hint:
-// line, errors that implement ExitCode() int choose the exit code.
+// line (Hints() []string: several), errors that implement ExitCode() int
+// choose the exit code.
 
 import (
 	"context"
@@ -92,17 +93,13 @@ func (a *app) path(p string) string {
 	return filepath.Join(a.wd, p)
 }
 
-// projectFile is the project file path as the user should see it.
-func (a *app) projectFile() string { return a.file }
-
 // loadProject reads the project file named by -f (relative to -C).
 func (a *app) loadProject() (*project.Config, error) {
-	cfg, err := project.Load(a.path(a.file), a.lookupEnv)
-	if err != nil {
-		return nil, err
+	shown := a.file
+	if a.globals.dir != "" && !filepath.IsAbs(a.file) {
+		shown = filepath.Join(a.globals.dir, a.file)
 	}
-	cfg.File = a.file
-	return cfg, nil
+	return project.LoadNamed(a.path(a.file), shown, a.lookupEnv)
 }
 
 func (a *app) warnf(format string, args ...any) {
@@ -211,6 +208,10 @@ func dispatch(ctx context.Context, a *app, args []string) error {
 			return nil
 		}
 		return a.usagef("%v", err)
+	}
+	if *help {
+		printCommandHelp(a.stdout, c, fs)
+		return nil
 	}
 	switch a.globals.progress {
 	case "auto", "tty", "plain", "rawjson", "quiet":
@@ -360,8 +361,15 @@ func hints(err error) []string {
 		if e == nil {
 			return
 		}
-		if h, ok := e.(interface{ Hint() string }); ok {
-			if s := h.Hint(); s != "" && !seen[s] {
+		var found []string
+		switch h := e.(type) {
+		case interface{ Hint() string }:
+			found = []string{h.Hint()}
+		case interface{ Hints() []string }:
+			found = h.Hints()
+		}
+		for _, s := range found {
+			if s = strings.TrimSpace(s); s != "" && !seen[s] {
 				seen[s] = true
 				out = append(out, s)
 			}

@@ -17,6 +17,9 @@ type decoder struct {
 	file     string
 	getenv   func(string) (string, bool)
 	problems *Problems
+	// failed holds the paths ("registry", "images[0].name") whose value
+	// could not be decoded, so validation does not report them again.
+	failed map[string]bool
 }
 
 var (
@@ -27,6 +30,15 @@ var (
 
 func (d *decoder) addf(n *yaml.Node, format string, args ...any) {
 	d.problems.add(d.file, n.Line, n.Column, fmt.Sprintf(format, args...))
+}
+
+// fail records a problem with the value at where.
+func (d *decoder) fail(n *yaml.Node, where, format string, args ...any) {
+	if d.failed == nil {
+		d.failed = map[string]bool{}
+	}
+	d.failed[where] = true
+	d.addf(n, format, args...)
 }
 
 func resolveAlias(n *yaml.Node) *yaml.Node {
@@ -125,7 +137,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, where string) {
 // spelling) and expands ${VAR} in it.
 func (d *decoder) decodeString(n *yaml.Node, out *string, where string) bool {
 	if n.Kind != yaml.ScalarNode {
-		d.addf(n, "%s: want a string, got %s", where, kindName(n))
+		d.fail(n, where, "%s: want a string, got %s", where, kindName(n))
 		return false
 	}
 	if isNull(n) {
@@ -134,7 +146,7 @@ func (d *decoder) decodeString(n *yaml.Node, out *string, where string) bool {
 	}
 	s, err := expand(n.Value, d.getenv)
 	if err != nil {
-		d.addf(n, "%s: %v", where, err)
+		d.fail(n, where, "%s: %v", where, err)
 		return false
 	}
 	*out = s
@@ -199,7 +211,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, where string) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.addf(n, "%s: want a list, got %s", where, kindName(n))
+		d.fail(n, where, "%s: want a list, got %s", where, kindName(n))
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -214,7 +226,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, where string) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.addf(n, "%s: want a mapping, got %s", where, kindName(n))
+		d.fail(n, where, "%s: want a mapping, got %s", where, kindName(n))
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -250,7 +262,7 @@ func (d *decoder) decodeRegistries(n *yaml.Node, v reflect.Value, where string) 
 		case yaml.MappingNode:
 			d.decodeStruct(item, reflect.ValueOf(&r).Elem(), where)
 		default:
-			d.addf(item, "%s: want a registry (string or mapping), got %s", where, kindName(item))
+			d.fail(item, where, "%s: want a registry (string or mapping), got %s", where, kindName(item))
 			return r, false
 		}
 		return r, true
@@ -267,6 +279,8 @@ func (d *decoder) decodeRegistries(n *yaml.Node, v reflect.Value, where string) 
 		}
 	} else if r, ok := one(n, where); ok {
 		regs = Registries{r}
+	} else {
+		d.failed[where] = true
 	}
 	v.Set(reflect.ValueOf(regs))
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/slipway-build/slipway/internal/tagging"
 )
 
 // ErrNotFound is returned (wrapped) when the project file does not exist.
@@ -29,18 +31,23 @@ type LookupEnv func(string) (string, bool)
 // the file come back together as *Problems. Relative paths in the file are
 // made absolute against the file's folder.
 func Load(path string, getenv LookupEnv) (*Config, error) {
+	return LoadNamed(path, path, getenv)
+}
+
+// LoadNamed is Load with the name the file is shown as in messages.
+func LoadNamed(path, shown string, getenv LookupEnv) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &notFoundError{path: path}
+			return nil, &notFoundError{path: shown}
 		}
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", shown, err)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", path, err)
 	}
-	return Parse(path, filepath.Dir(abs), data, getenv)
+	return Parse(shown, filepath.Dir(abs), data, getenv)
 }
 
 type notFoundError struct{ path string }
@@ -80,10 +87,25 @@ func Parse(file, dir string, data []byte, getenv LookupEnv) (*Config, error) {
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}
-	d := &decoder{file: file, getenv: getenv, problems: ps}
+	d := &decoder{file: file, getenv: getenv, problems: ps, failed: map[string]bool{}}
 	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
-	if len(ps.Items) == 0 {
-		validate(cfg, root, ps)
+	// Validate even after decoding problems, so that every problem shows at
+	// once, but drop what validation says on a line that already has a
+	// decoding problem: it is usually the same mistake seen twice.
+	decoded := len(ps.Items)
+	validate(cfg, root, ps, d.failed)
+	if decoded > 0 {
+		lines := map[int]bool{}
+		for _, p := range ps.Items[:decoded] {
+			lines[p.Line] = true
+		}
+		kept := ps.Items[:decoded]
+		for _, p := range ps.Items[decoded:] {
+			if !lines[p.Line] {
+				kept = append(kept, p)
+			}
+		}
+		ps.Items = kept
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -103,7 +125,7 @@ func yamlErrorLine(err error) (int, string) {
 	return 0, "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")
 }
 
-func validate(cfg *Config, root *yaml.Node, ps *Problems) {
+func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool) {
 	at := func(p Position, format string, args ...any) {
 		ps.add(cfg.File, p.Line, p.Col, fmt.Sprintf(format, args...))
 	}
@@ -120,7 +142,7 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems) {
 	validateTemplates(cfg.Tags, "tags", func(i int) Position { return seqItemPos(root, "tags", i) }, at)
 	validateBuildkit(cfg.Buildkit, valuePos(root, "buildkit"), at)
 
-	if len(cfg.Images) == 0 {
+	if len(cfg.Images) == 0 && !failed["images"] {
 		p := valuePos(root, "images")
 		if p.Line == 0 {
 			p = rootPos
@@ -133,7 +155,7 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems) {
 		img := &cfg.Images[i]
 		where := fmt.Sprintf("images[%d]", i)
 		imgNode := seqItem(imagesNode, i)
-		if img.Name == "" {
+		if img.Name == "" && !failed[where+".name"] {
 			at(img.Loc, "%s: name is required", where)
 		} else if err := ValidateImageName(img.Name); err != nil {
 			at(valuePos(imgNode, "name"), "%s.name: %v", where, err)
@@ -142,7 +164,7 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems) {
 		} else {
 			seen[img.Name] = valuePos(imgNode, "name").Line
 		}
-		if len(img.Registry) == 0 && len(cfg.Registry) == 0 {
+		if len(img.Registry) == 0 && len(cfg.Registry) == 0 && !failed["registry"] && !failed[where+".registry"] {
 			at(img.Loc, "%s: no registry: set registry: at the top of the file or in the image", where)
 		}
 		validateRegistries(img.Registry, where+".registry", at)
@@ -259,26 +281,16 @@ func ValidateRegistry(url string) error {
 }
 
 // ValidateImageName checks an image name (a repository path below the
-// registry, e.g. web or team/tools/worker).
+// registry, e.g. web or team/tools/worker) by the distribution spec's rules.
 func ValidateImageName(n string) error {
-	if strings.ToLower(n) != n {
-		return fmt.Errorf("%q is not a valid image name: it must be lowercase", n)
-	}
-	for _, part := range strings.Split(n, "/") {
-		if part == "" {
-			return fmt.Errorf("%q is not a valid image name: empty path component", n)
-		}
-		if !alnum(part[0]) || !alnum(part[len(part)-1]) {
-			return fmt.Errorf("%q is not a valid image name: each path component must start and end with a letter or digit", n)
-		}
+	if err := tagging.CheckRepositoryPath(n); err != nil {
+		return fmt.Errorf("%q is not a valid image name: %w", n, err)
 	}
 	if _, err := name.NewRepository("registry.invalid/"+n, name.StrictValidation); err != nil {
 		return fmt.Errorf("%q is not a valid image name: %w", n, err)
 	}
 	return nil
 }
-
-func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 func validatePlatform(p string) error {
 	parts := strings.Split(p, "/")
