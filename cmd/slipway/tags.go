@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/release"
 )
 
@@ -46,6 +47,11 @@ func (a *app) plan(ctx context.Context, only, registries []string) (*release.Pla
 	if err != nil {
 		return nil, err
 	}
+	return a.planFor(ctx, cfg, only, registries)
+}
+
+// planFor renders the plan of a loaded project, printing its warnings.
+func (a *app) planFor(ctx context.Context, cfg *project.Config, only, registries []string) (*release.Plan, error) {
 	plan, err := release.PlanProject(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, Getenv: a.getenv})
 	if err != nil {
 		return nil, err

@@ -50,10 +50,10 @@ func Outputs(w io.Writer, r *Report, reportPath string) error {
 	for _, img := range r.Images {
 		n := OutputName(img.Name)
 		if img.Digest != "" {
-			fmt.Fprintf(&b, "digest-%s=%s\n", n, img.Digest)
+			writeOutput(&b, "digest-"+n, img.Digest)
 		}
 		if ref := img.PrimaryRef(); ref != "" {
-			fmt.Fprintf(&b, "ref-%s=%s\n", n, ref)
+			writeOutput(&b, "ref-"+n, ref)
 		}
 	}
 	if reportPath != "" {
@@ -115,7 +115,11 @@ func Summary(w io.Writer, r *Report) error {
 			if len(img.Signatures) > 0 {
 				signed = fmt.Sprintf("yes (%d)", len(img.Signatures))
 			}
-			fmt.Fprintf(&b, "| %s | %s | `%s` | %s |\n", md(img.Name), code(refs), img.Digest, signed)
+			digest := "-" // an empty code span would show as two backticks
+			if img.Digest != "" {
+				digest = "`" + img.Digest + "`"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", md(img.Name), code(refs), digest, signed)
 		}
 		b.WriteString("\n")
 	}

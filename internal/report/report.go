@@ -101,7 +101,8 @@ func New(command, slipwayVersion string) *Report {
 	return &Report{SchemaVersion: SchemaVersion, Command: command, SlipwayVersion: slipwayVersion, Images: []Image{}}
 }
 
-// Image returns the image called name, or nil.
+// Image returns the image called name, or nil. The pointer is into
+// r.Images: it is valid until the next image is added.
 func (r *Report) Image(name string) *Image {
 	for i := range r.Images {
 		if r.Images[i].Name == name {
@@ -111,7 +112,8 @@ func (r *Report) Image(name string) *Image {
 	return nil
 }
 
-// Upsert returns the image called name, adding it when absent.
+// Upsert returns the image called name, adding it when absent. The pointer
+// is into r.Images: it is valid until the next image is added.
 func (r *Report) Upsert(name string) *Image {
 	if img := r.Image(name); img != nil {
 		return img
@@ -147,19 +149,29 @@ func Read(path string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading report: %w", err)
 	}
+	// The version is checked before the rest is decoded: another version may
+	// give a field another shape, and that must read as ErrVersion.
+	var v struct {
+		SchemaVersion int `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("reading report %s: %w", path, err)
+	}
+	if v.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("reading report %s: schemaVersion %d: %w (want %d)", path, v.SchemaVersion, ErrVersion, SchemaVersion)
+	}
 	var r Report
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("reading report %s: %w", path, err)
 	}
-	if r.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("reading report %s: schemaVersion %d: %w (want %d)", path, r.SchemaVersion, ErrVersion, SchemaVersion)
-	}
 	return &r, nil
 }
 
-// Write stores the report at path whole or not at all.
+// Write stores the report at path whole or not at all; "-" writes it to
+// stdout. The document always carries this package's SchemaVersion, and
+// lists that are required but empty are written as [], never null.
 func Write(path string, r *Report) error {
-	data, err := json.MarshalIndent(r, "", "  ")
+	data, err := json.MarshalIndent(r.normalized(), "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding report: %w", err)
 	}
@@ -171,7 +183,7 @@ func Write(path string, r *Report) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".report-*.json")
 	if err != nil {
-		return fmt.Errorf("writing report: %w", err)
+		return fmt.Errorf("writing report %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
@@ -189,4 +201,31 @@ func Write(path string, r *Report) error {
 		return fmt.Errorf("writing report %s: %w", path, err)
 	}
 	return nil
+}
+
+// normalized is a copy of r as the schema describes it: the current
+// SchemaVersion, and [] for required lists that are nil. r is not changed.
+func (r *Report) normalized() *Report {
+	c := *r
+	c.SchemaVersion = SchemaVersion
+	c.Images = make([]Image, len(r.Images))
+	for i, img := range r.Images {
+		if img.Tags == nil {
+			img.Tags = []string{}
+		}
+		if img.Refs == nil {
+			img.Refs = []string{}
+		}
+		c.Images[i] = img
+	}
+	if r.Manifests != nil {
+		c.Manifests = make([]ManifestFile, len(r.Manifests))
+		for i, m := range r.Manifests {
+			if m.Edits == nil {
+				m.Edits = []Edit{}
+			}
+			c.Manifests[i] = m
+		}
+	}
+	return &c
 }

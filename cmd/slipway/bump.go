@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/slipway-build/slipway/internal/project"
+	"github.com/slipway-build/slipway/internal/release"
+	"github.com/slipway-build/slipway/internal/report"
+	"github.com/slipway-build/slipway/manifest"
+)
+
+func init() {
+	register(command{
+		name:    "bump",
+		args:    "[PATH...]",
+		summary: "rewrite image references in manifests, byte-exact elsewhere",
+		long: `Sets the image of every matching container (Pod, Deployment, StatefulSet,
+DaemonSet, Job, CronJob, any kind with spec.template.spec, List items),
+kustomization images: entry, and field named by a rule, changing those
+values and nothing else: comments, quotes, indentation and order stay.
+A reference matches when its repository is the new one's, whatever its tag
+or digest. New values come from --set REPO=REF (no slipway.yaml needed),
+from a report (--from), or else from what the registry holds for the
+project's plan. PATHs are files, folders (*.yaml, *.yml, *.json, recursive)
+and globs; without PATHs, the manifests of slipway.yaml. All files are
+read and checked before any is written; each is replaced whole.`,
+		setup: func(fs *pflag.FlagSet) runFunc {
+			var p pipelineFlags
+			p.registerBump(fs)
+			fs.StringArrayVar(&p.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST` when resolving digests (repeatable)")
+			sets := fs.StringArray("set", nil, "set `REPO=REF`: references to REPO become REF (repeatable)")
+			from := fs.String("from", "", "take the new images from this report")
+			check := fs.Bool("check", false, "write nothing; exit 1 listing the files a bump would change")
+			diff := fs.Bool("diff", false, "write nothing; print a unified diff")
+			output := fs.StringP("output", "o", "", "write nothing; print the rewritten files to - (stdout)")
+			strict := fs.Bool("strict", false, "fail when nothing matches")
+			return func(ctx context.Context, a *app, args []string) error {
+				if *output != "" && *output != "-" {
+					return a.usagef("-o: only - (stdout) is supported")
+				}
+				if n := btoi(*check) + btoi(*diff) + btoi(*output != ""); n > 1 {
+					return a.usagef("--check, --diff and -o go one at a time")
+				}
+				if len(*sets) > 0 && *from != "" {
+					return a.usagef("--set and --from do not go together")
+				}
+				opts, err := a.options(&p)
+				if err != nil {
+					return err
+				}
+				rep := a.newReport("bump")
+				images, cfg, err := a.bumpImages(ctx, *sets, *from, args, opts, rep)
+				if err != nil {
+					return err
+				}
+				targets, err := a.bumpTargets(cfg, args, p.pin)
+				if err != nil {
+					return err
+				}
+				changes, err := manifest.PlanTargets(ctx, targets, images)
+				if err != nil {
+					return fmt.Errorf("reading manifests: %w", err)
+				}
+				changed := changes.Changed()
+				switch {
+				case *check:
+					for _, f := range changed {
+						fmt.Fprintln(a.stdout, a.rel(f))
+					}
+					if len(changed) > 0 {
+						return &exitError{msg: fmt.Sprintf("bump --check: %s out of date", plural(len(changed), "file")), code: 1}
+					}
+					return nil
+				case *diff:
+					return changes.Diff(a.stdout)
+				case *output != "":
+					return printRewritten(a.stdout, changes)
+				}
+				if len(changes.Edits()) == 0 {
+					msg := "no image reference matched"
+					if *strict {
+						return &exitError{msg: "bump: " + msg, code: 1}
+					}
+					a.warnf("%s", msg)
+				}
+				if err := changes.Apply(ctx); err != nil {
+					return fmt.Errorf("writing manifests: %w", err)
+				}
+				release.RecordEdits(changes, rep)
+				for _, e := range changes.Edits() {
+					if e.Old == e.New {
+						continue
+					}
+					fmt.Fprintf(a.stdout, "%s:%d: %s%s: %s -> %s\n", a.rel(e.File), e.Line, e.Object, containerSuffix(e.Container), e.Old, e.New)
+				}
+				return a.finishReport(rep, nil)
+			}
+		},
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func containerSuffix(c string) string {
+	if c == "" {
+		return ""
+	}
+	return " " + c
+}
+
+// rel shows a path relative to the working folder when it is inside it.
+func (a *app) rel(p string) string {
+	if r, err := filepath.Rel(a.wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// bumpImages finds the new image values: --set, --from, or the registry.
+// The project is loaded when one is needed (no --set, or no PATHs).
+func (a *app) bumpImages(ctx context.Context, sets []string, from string, paths []string, opts release.Options, rep *report.Report) ([]manifest.Image, *project.Config, error) {
+	if len(sets) > 0 {
+		var images []manifest.Image
+		for _, s := range sets {
+			repo, ref, ok := strings.Cut(s, "=")
+			if !ok || repo == "" || ref == "" {
+				return nil, nil, a.usagef("--set %q: want REPO=REF, e.g. nginx=registry.example.com/nginx:1.27.3", s)
+			}
+			img, err := manifest.ParseImage(ref)
+			if err != nil {
+				return nil, nil, a.usagef("--set %q: %v", s, err)
+			}
+			if _, err := manifest.ParseImage(repo + ":x"); err != nil {
+				return nil, nil, a.usagef("--set %q: %q is not a repository", s, repo)
+			}
+			img.Match = repo
+			images = append(images, img)
+		}
+		if len(paths) > 0 {
+			return images, nil, nil
+		}
+		cfg, err := a.loadProject()
+		if err != nil {
+			if errors.Is(err, project.ErrNotFound) {
+				return nil, nil, a.usagef("no PATH given and no %s to name the manifests", a.file)
+			}
+			return nil, nil, err
+		}
+		return images, cfg, nil
+	}
+	cfg, err := a.loadProject()
+	if err != nil {
+		return nil, nil, err
+	}
+	if from != "" {
+		prev, err := report.Read(a.path(from))
+		if err != nil {
+			return nil, nil, err
+		}
+		images, err := release.BumpImages(prev)
+		return images, cfg, err
+	}
+	plan, err := a.planFor(ctx, cfg, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := release.Resolve(ctx, cfg, plan, opts, rep); err != nil {
+		return nil, nil, withPushHint(err)
+	}
+	images, err := release.BumpImages(rep)
+	return images, cfg, err
+}
+
+// bumpTargets are the PATHs given, or slipway.yaml's manifests.
+func (a *app) bumpTargets(cfg *project.Config, paths []string, pin string) ([]manifest.Target, error) {
+	if len(paths) == 0 {
+		if cfg == nil || len(cfg.Manifests) == 0 {
+			return nil, a.usagef("no PATH given and no manifests: in %s", a.file)
+		}
+		return release.ManifestTargets(cfg, pin)
+	}
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		abs[i] = a.path(p)
+	}
+	files, err := manifest.Files(abs)
+	if err != nil {
+		return nil, err
+	}
+	mp, err := manifest.ParsePin(pin)
+	if err != nil {
+		return nil, a.usagef("--pin: %v", err)
+	}
+	return []manifest.Target{{Files: files, Options: manifest.Options{Pin: mp}}}, nil
+}
+
+// printRewritten writes every file's new bytes, YAML documents separated.
+func printRewritten(w io.Writer, ch *manifest.Changes) error {
+	for i, f := range ch.Files {
+		if i > 0 && !strings.HasSuffix(strings.ToLower(f.Path), ".json") {
+			if _, err := io.WriteString(w, "---\n"); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(f.New); err != nil {
+			return err
+		}
+		if len(f.New) > 0 && f.New[len(f.New)-1] != '\n' {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

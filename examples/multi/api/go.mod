@@ -1,0 +1,3 @@
+module example.com/multi/api
+
+go 1.26

@@ -1,0 +1,401 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/slipway-build/slipway/builder"
+	"github.com/slipway-build/slipway/internal/project"
+	"github.com/slipway-build/slipway/internal/report"
+	"github.com/slipway-build/slipway/internal/sign"
+	"github.com/slipway-build/slipway/internal/store"
+	"github.com/slipway-build/slipway/manifest"
+	"github.com/slipway-build/slipway/pusher"
+)
+
+// OCI annotation and label keys set from git.
+const (
+	annSource   = "org.opencontainers.image.source"
+	annRevision = "org.opencontainers.image.revision"
+	annVersion  = "org.opencontainers.image.version"
+	annCreated  = "org.opencontainers.image.created"
+)
+
+// Requests turns the plan into build requests: the image settings of
+// slipway.yaml plus reproducibility (SOURCE_DATE_EPOCH from the commit
+// time) and the OCI annotations and labels from git.
+func Requests(ctx context.Context, cfg *project.Config, plan *Plan, opts Options) []builder.Request {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	f := plan.Facts
+	source := sourceURL(ctx, cfg.Dir, getenv)
+	var reqs []builder.Request
+	for _, img := range plan.Images {
+		c := img.Config
+		ann := map[string]string{}
+		if source != "" {
+			ann[annSource] = source
+		}
+		if f.Commit != "" {
+			ann[annRevision] = f.Commit
+		}
+		switch {
+		case f.Version != "":
+			ann[annVersion] = f.Version
+		case f.Tag != "":
+			ann[annVersion] = f.Tag
+		default:
+			ann[annVersion] = img.Tags[0]
+		}
+		if !f.CommitTime.IsZero() {
+			ann[annCreated] = f.CommitTime.UTC().Format(time.RFC3339)
+		}
+		labels := maps.Clone(ann)
+		maps.Copy(labels, c.Labels) // the user's labels win
+		var secrets []builder.Secret
+		for _, s := range c.Secrets {
+			secrets = append(secrets, builder.Secret{ID: s.ID, Src: s.Src, Env: s.Env})
+		}
+		req := builder.Request{
+			Name:        img.Name,
+			Context:     c.Context,
+			Dockerfile:  c.Dockerfile,
+			Target:      c.Target,
+			Platforms:   c.Platforms,
+			Args:        c.Args,
+			Labels:      labels,
+			Secrets:     secrets,
+			SSH:         c.SSH,
+			CacheFrom:   c.Cache.From,
+			CacheTo:     c.Cache.To,
+			NoCache:     opts.NoCache,
+			Pull:        opts.Pull,
+			Annotations: ann,
+		}
+		if !f.CommitTime.IsZero() {
+			req.SourceDateEpoch = f.CommitTime.Unix()
+		}
+		reqs = append(reqs, req)
+	}
+	return reqs
+}
+
+// connectOptions picks the BuildKit address: the option (flag or
+// BUILDKIT_HOST), else slipway.yaml's buildkit.host, else none (private).
+func connectOptions(cfg *project.Config, opts Options) builder.ConnectOptions {
+	co := builder.ConnectOptions{Address: opts.BuildkitHost, Progress: opts.Progress, Log: opts.Debug}
+	if co.Address == "" {
+		co.Address = cfg.Buildkit.Host
+	}
+	if co.Address != "" && (cfg.Buildkit.CA != "" || cfg.Buildkit.Cert != "") {
+		co.TLS = &builder.TLSFiles{CA: cfg.Buildkit.CA, Cert: cfg.Buildkit.Cert, Key: cfg.Buildkit.Key}
+	}
+	return co
+}
+
+// Build builds every image of the plan into the store, in one BuildKit
+// session, and records the results in rep.
+func Build(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report) ([]builder.Result, error) {
+	reqs := Requests(ctx, cfg, plan, opts)
+	if err := builder.Preflight(reqs, opts.Getenv); err != nil {
+		return nil, fmt.Errorf("checking the build inputs: %w", err)
+	}
+	st, err := store.Open(opts.storeDir(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	b, err := builder.Connect(ctx, connectOptions(cfg, opts))
+	if err != nil {
+		return nil, fmt.Errorf("reaching BuildKit: %w", err)
+	}
+	defer b.Close()
+	results, err := b.Build(ctx, reqs, st, builder.BuildOptions{Jobs: opts.jobs(), Progress: opts.Progress, ProgressMode: opts.ProgressMode})
+	for _, r := range results {
+		img := rep.Upsert(r.Name)
+		img.Digest, img.MediaType, img.Store = r.Digest, r.MediaType, r.Store
+		img.PlatformDigests = r.PlatformDigests
+	}
+	if err != nil {
+		return results, fmt.Errorf("building: %w", err)
+	}
+	if cerr := b.Close(); cerr != nil {
+		return results, fmt.Errorf("stopping BuildKit: %w", cerr)
+	}
+	return results, nil
+}
+
+// NotBuiltError is a push of an image the store does not hold.
+type NotBuiltError struct {
+	Image string
+	Store string
+}
+
+func (e *NotBuiltError) Error() string {
+	return fmt.Sprintf("image %s is not in the store %s", e.Image, e.Store)
+}
+
+// Hint says what to do.
+func (e *NotBuiltError) Hint() string { return "run slipway build " + e.Image + " first" }
+
+// PushOptions turn slipway.yaml's registry settings and the options into
+// the pusher's.
+func PushOptions(cfg *project.Config, opts Options) pusher.Options {
+	po := pusher.Options{
+		Jobs:               opts.jobs(),
+		Retries:            opts.Retries,
+		Deadline:           opts.PushTimeout,
+		InsecureRegistries: append(append([]string{}, cfg.InsecureRegistries...), opts.InsecureRegistries...),
+		CAFiles:            map[string]string{},
+		Progress:           opts.Progress,
+		Debug:              opts.Debug,
+	}
+	switch opts.ProgressMode {
+	case "tty":
+		po.ProgressMode = pusher.ProgressBar
+	case "plain", "rawjson":
+		po.ProgressMode = pusher.ProgressPlain
+	case "quiet":
+		po.Progress = nil
+	}
+	add := func(regs project.Registries) {
+		for _, r := range regs {
+			host := registryHost(r.URL)
+			if r.CAFile != "" {
+				po.CAFiles[host] = r.CAFile
+			}
+			if r.Insecure {
+				po.InsecureRegistries = append(po.InsecureRegistries, host)
+			}
+		}
+	}
+	add(cfg.Registry)
+	for _, img := range cfg.Images {
+		add(img.Registry)
+	}
+	return po
+}
+
+// Push publishes every image of the plan from the store to all its
+// references and records what was pushed in rep.
+func Push(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report) ([]pusher.Published, error) {
+	dir := opts.storeDir(cfg)
+	st, err := openExistingStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	// Check every image first: a push of three images where the third was
+	// never built should fail before the first is published.
+	for _, img := range plan.Images {
+		if _, err := st.Lookup(img.Name); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, &NotBuiltError{Image: img.Name, Store: dir}
+			}
+			return nil, fmt.Errorf("reading the store: %w", err)
+		}
+	}
+	po := PushOptions(cfg, opts)
+	var out []pusher.Published
+	for _, img := range plan.Images {
+		art, err := st.Taggable(img.Name)
+		if err != nil {
+			return out, fmt.Errorf("reading %s from the store: %w", img.Name, err)
+		}
+		pub, err := pusher.Push(ctx, art, img.Refs, po)
+		if err != nil {
+			return out, fmt.Errorf("pushing %s: %w", img.Name, err)
+		}
+		out = append(out, pub)
+		r := rep.Upsert(img.Name)
+		r.Digest, r.MediaType, r.PlatformDigests = pub.Digest, pub.MediaType, pub.PlatformDigests
+		r.Pushed, r.Registries = pub.Refs, pub.Registries
+		r.BytesUploaded, r.BlobsUploaded, r.BlobsSkipped, r.BlobsMounted = pub.BytesUploaded, pub.BlobsUploaded, pub.BlobsSkipped, pub.BlobsMounted
+		if r.Store == "" {
+			r.Store = dir
+		}
+	}
+	return out, nil
+}
+
+func openExistingStore(dir string) (*store.Store, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, &NotBuiltError{Image: "(any)", Store: dir}
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	return st, nil
+}
+
+// RecordPlan puts the plan's names, repositories, tags and references in rep.
+func RecordPlan(plan *Plan, rep *report.Report) {
+	if rep.Git == nil {
+		f := plan.Facts
+		rep.Git = &report.Git{Commit: f.Commit, Tag: f.Tag, Branch: f.Branch, Dirty: f.Dirty}
+	}
+	for _, img := range plan.Images {
+		r := rep.Upsert(img.Name)
+		r.Repository = img.Repositories[0].String()
+		r.Tags = img.Tags
+		r.Refs = r.Refs[:0]
+		for _, ref := range img.Refs {
+			r.Refs = append(r.Refs, ref.String())
+		}
+		if len(r.Registries) == 0 {
+			for _, repo := range img.Repositories {
+				r.Registries = append(r.Registries, repo.RegistryStr())
+			}
+		}
+	}
+}
+
+// SignTarget is one pushed image to sign.
+type SignTarget struct {
+	Name   string
+	Digest name.Digest
+}
+
+// LoadSigner opens the signing key of slipway.yaml; call it before pushing
+// so that a wrong password stops the run before anything is published.
+func LoadSigner(ctx context.Context, cfg *project.Config, opts Options) (*sign.Signer, error) {
+	if cfg.Sign == nil {
+		return nil, errors.New("slipway.yaml has no sign: section")
+	}
+	s, err := sign.LoadSigner(ctx, cfg.Sign.Key, opts.Pass)
+	if err != nil {
+		return nil, fmt.Errorf("loading the signing key: %w", err)
+	}
+	return s, nil
+}
+
+// SignOptions are the sign package's options for slipway.yaml.
+func SignOptions(cfg *project.Config, plan *Plan, opts Options) (sign.Options, error) {
+	so := sign.Options{Annotations: map[string]string{}}
+	if cfg.Sign != nil {
+		maps.Copy(so.Annotations, cfg.Sign.Annotations)
+		so.TLog, so.RekorURL = cfg.Sign.TLog, cfg.Sign.RekorURL
+	}
+	if plan != nil {
+		if c := plan.Facts.Commit; c != "" {
+			so.Annotations["git.commit"] = c
+		}
+		if t := plan.Facts.Tag; t != "" {
+			so.Annotations["git.tag"] = t
+		}
+	}
+	repo := opts.SignatureRepository
+	if repo == "" && cfg.Sign != nil {
+		repo = cfg.Sign.Repository
+	}
+	if repo != "" {
+		r, err := name.NewRepository(repo)
+		if err != nil {
+			return so, fmt.Errorf("signature repository %q: %w", repo, err)
+		}
+		so.Repository = r
+	}
+	ro, err := pusher.RemoteOptions(PushOptions(cfg, opts))
+	if err != nil {
+		return so, err
+	}
+	so.RemoteOptions = ro
+	return so, nil
+}
+
+// Sign signs each target (and, for an index, every platform manifest) and
+// records the signature references in rep.
+func Sign(ctx context.Context, s *sign.Signer, targets []SignTarget, so sign.Options, rep *report.Report) ([]sign.Signature, error) {
+	var all []sign.Signature
+	for _, t := range targets {
+		digests, err := sign.Manifests(ctx, t.Digest, so)
+		if err != nil {
+			return all, fmt.Errorf("signing %s: %w", t.Digest, err)
+		}
+		sigs, err := s.SignAll(ctx, digests, so)
+		all = append(all, sigs...)
+		r := rep.Upsert(t.Name)
+		for _, sg := range sigs {
+			r.Signatures = append(r.Signatures, sg.Ref.String())
+		}
+		if err != nil {
+			return all, fmt.Errorf("signing %s: %w", t.Digest, err)
+		}
+	}
+	return all, nil
+}
+
+// BumpImages are the manifest values for what rep says was pushed (or,
+// before a push, planned): the primary repository and tag, and the digest.
+func BumpImages(rep *report.Report) ([]manifest.Image, error) {
+	var out []manifest.Image
+	for _, img := range rep.Images {
+		if len(img.Refs) == 0 {
+			continue
+		}
+		tag, err := name.NewTag(img.Refs[0])
+		if err != nil {
+			return nil, fmt.Errorf("report: image %s: %w", img.Name, err)
+		}
+		out = append(out, manifest.Image{Repository: tag.Repository.String(), Tag: tag.TagStr(), Digest: img.Digest})
+	}
+	return out, nil
+}
+
+// ManifestTargets are slipway.yaml's manifests entries as the manifest
+// package takes them; pin, when set, overrides every entry's.
+func ManifestTargets(cfg *project.Config, pin string) ([]manifest.Target, error) {
+	var targets []manifest.Target
+	for i, m := range cfg.Manifests {
+		var files []string
+		if m.Kustomization != "" {
+			files = []string{m.Kustomization}
+		} else {
+			fs, err := manifest.Files(m.Paths)
+			if err != nil {
+				return nil, fmt.Errorf("%s: manifests[%d]: %w", cfg.File, i, err)
+			}
+			files = fs
+		}
+		p := m.Pin
+		if pin != "" {
+			p = pin
+		}
+		mp, err := manifest.ParsePin(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: manifests[%d]: %w", cfg.File, i, err)
+		}
+		opts := manifest.Options{Pin: mp, PullPolicy: m.PullPolicy}
+		for _, r := range m.Rules {
+			opts.Rules = append(opts.Rules, manifest.Rule{Image: r.Image, Repository: r.Repository, Tag: r.Tag, Digest: r.Digest})
+		}
+		targets = append(targets, manifest.Target{Files: files, Options: opts})
+	}
+	return targets, nil
+}
+
+// RecordEdits puts the manifest edits in rep, grouped by file.
+func RecordEdits(ch *manifest.Changes, rep *report.Report) {
+	byFile := map[string][]report.Edit{}
+	for _, e := range ch.Edits() {
+		byFile[e.File] = append(byFile[e.File], report.Edit{Document: e.Document, Line: e.Line, Object: e.Object,
+			Container: e.Container, Field: e.Field, Old: e.Old, New: e.New})
+	}
+	files := make([]string, 0, len(byFile))
+	for f := range byFile {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	rep.Manifests = rep.Manifests[:0]
+	for _, f := range files {
+		rep.Manifests = append(rep.Manifests, report.ManifestFile{File: f, Edits: byFile[f]})
+	}
+}
