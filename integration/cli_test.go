@@ -26,7 +26,10 @@ func slipway(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(testenv.Slipway(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	// The tools that make tools builds (buildkitd, runc's wrapper...) are
+	// found in PATH, as they would be on a user's machine.
+	path := filepath.Join(testenv.RepoRoot(t), "bin") + string(os.PathListSeparator) + os.Getenv("PATH")
+	cmd.Env = append(append(os.Environ(), "PATH="+path), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -1,0 +1,552 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Options says how to rewrite a set of files. The zero value pins
+// tag+digest, leaves imagePullPolicy alone and edits only the built-in
+// Kubernetes and kustomization fields.
+type Options struct {
+	// Pin is PinTag, PinDigest or PinTagDigest; empty means PinTagDigest.
+	Pin Pin
+	// PullPolicy, when set (Always, IfNotPresent or Never), becomes the
+	// imagePullPolicy of every container whose image changed; the field is
+	// added when absent. Empty leaves imagePullPolicy alone.
+	PullPolicy string
+	// Rules name further image fields by path, for Helm values files and
+	// custom resources. They apply to every document of the file, whether
+	// or not it is a Kubernetes object, in addition to the built-in fields.
+	Rules []Rule
+}
+
+// Edit is one changed value.
+type Edit struct {
+	File string
+	// Line and Column are where the value starts in the original file
+	// (for an added field: where its line goes, after the line before it).
+	// Lines count from 1, and columns from 1 in characters, not bytes, as
+	// YAML counts them.
+	Line, Column int
+	Document     int // 1-based index of the YAML document in the file
+	// Object is "Kind/name" of the Kubernetes object, or "Kind" when it has
+	// no name, or "" for a document that is not an object (values files).
+	Object    string
+	Container string // container name, when the value belongs to one
+	Field     string // path of the field, e.g. spec.template.spec.containers[0].image
+	// Old and New are the values before and after. Old is "" for an added
+	// field; New is "" for a removed one (kustomization newTag or digest
+	// that the pin no longer wants).
+	Old, New string
+}
+
+// FileError is an error about one file; Line is 0 when it is not about a
+// place in the file.
+type FileError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Rewrite returns src with every reference to one of images rewritten, and
+// the edits made. Bytes outside the changed values stay as they were.
+// path tells kustomization files (by name) and JSON files (.json) apart and
+// names the file in edits and errors. When nothing changes, the returned
+// slice is src itself. Invalid images or options are plain errors; an error
+// about the file is a *FileError.
+func Rewrite(path string, src []byte, images []Image, opts Options) ([]byte, []Edit, error) {
+	c, err := compile(images, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.rewrite(path, src)
+}
+
+func (c *compiled) rewrite(path string, src []byte) ([]byte, []Edit, error) {
+	out, edits, _, err := c.rewriteMatched(path, src)
+	return out, edits, err
+}
+
+// rewriteMatched is rewrite that also returns the keys of the images the
+// file references, changed or not.
+func (c *compiled) rewriteMatched(path string, src []byte) ([]byte, []Edit, map[string]bool, error) {
+	r := &rewriter{
+		c:       c,
+		path:    path,
+		src:     src,
+		json:    strings.EqualFold(filepath.Ext(path), ".json"),
+		kfile:   isKustomizationName(filepath.Base(path)),
+		done:    map[*node]doneSet{},
+		matched: map[string]bool{},
+		added:   map[*node]bool{},
+	}
+	out, err := r.run()
+	if err != nil {
+		fe := &FileError{File: path, Err: err}
+		var le *lineError
+		if errors.As(err, &le) {
+			fe.Line, fe.Err = le.line, le.err
+		}
+		return nil, nil, nil, fe
+	}
+	return out, r.edits, r.matched, nil
+}
+
+func (r *rewriter) lookupRef(s string) (*target, bool) {
+	t, ok := r.c.lookupRef(s)
+	if ok {
+		r.matched[t.key] = true
+	}
+	return t, ok
+}
+
+func (r *rewriter) lookupRepo(s string) (*target, bool) {
+	t, ok := r.c.lookupRepo(s)
+	if ok {
+		r.matched[t.key] = true
+	}
+	return t, ok
+}
+
+func isKustomizationName(base string) bool {
+	return base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization"
+}
+
+type rewriter struct {
+	c     *compiled
+	path  string
+	src   []byte
+	ls    *lines
+	json  bool
+	kfile bool
+
+	doc     int
+	ops     []op
+	edits   []Edit
+	done    map[*node]doneSet // scalars already rewritten
+	matched map[string]bool   // keys of the targets referenced
+	added   map[*node]bool    // mappings that already got imagePullPolicy
+}
+
+func (r *rewriter) run() ([]byte, error) {
+	if len(r.src) >= 2 && (r.src[0] == 0xFE && r.src[1] == 0xFF || r.src[0] == 0xFF && r.src[1] == 0xFE) {
+		return nil, errors.New("UTF-16 files are not supported")
+	}
+	if len(r.c.byRepo) == 0 {
+		return r.src, nil
+	}
+	r.ls = newLines(r.src)
+	docs, ok := fastParse(r.src, r.ls)
+	if !ok {
+		var err error
+		if docs, err = parseYAML(r.src, r.ls, r.json); err != nil {
+			return nil, err
+		}
+	}
+	for i, d := range docs {
+		r.doc = i + 1
+		if err := r.document(d); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.ops) == 0 {
+		return r.src, nil
+	}
+	return splice(r.src, r.ops)
+}
+
+// doneSet is a scalar already rewritten: its new value and where the
+// change is reported.
+type doneSet struct {
+	v   string
+	off int
+}
+
+// where describes the place of a value for an Edit.
+type where struct {
+	object    string
+	container string
+	field     string
+}
+
+func (r *rewriter) document(d *node) error {
+	if len(d.content) == 0 {
+		return nil
+	}
+	root := resolve(d.content[0])
+	if root == nil {
+		return nil
+	}
+	if root.kind == mapNode {
+		if r.kfile {
+			if err := r.kustomization(root, objectName(root, "Kustomization")); err != nil {
+				return err
+			}
+		} else if err := r.object(root, ""); err != nil {
+			return err
+		}
+	}
+	for _, rule := range r.c.rules {
+		if err := r.applyRule(root, rule); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scalarValue returns the string of a scalar (through aliases), or "".
+func scalarValue(n *node) string {
+	n = resolve(n)
+	if n == nil || n.kind != scalarNode {
+		return ""
+	}
+	return n.value
+}
+
+// mapGet finds key in mapping m, also through merge keys (<<). direct is
+// false when the pair comes from a merged mapping.
+func mapGet(m *node, key string) (k, v *node, direct bool) {
+	return mapGetDepth(m, key, 0)
+}
+
+func mapGetDepth(m *node, key string, depth int) (k, v *node, direct bool) {
+	m = resolve(m)
+	if m == nil || m.kind != mapNode || depth > 10 {
+		return nil, nil, false
+	}
+	for i := 0; i+1 < len(m.content); i += 2 {
+		if kn := resolve(m.content[i]); kn != nil && kn.kind == scalarNode && kn.value == key && !(kn.style == plainStyle && key == "<<") {
+			return m.content[i], m.content[i+1], true
+		}
+	}
+	for i := 0; i+1 < len(m.content); i += 2 {
+		kn := m.content[i]
+		if kn.kind != scalarNode || kn.style != plainStyle || kn.value != "<<" {
+			continue
+		}
+		merged := resolve(m.content[i+1])
+		if merged == nil {
+			continue
+		}
+		srcs := []*node{merged}
+		if merged.kind == seqNode {
+			srcs = merged.content
+		}
+		for _, s := range srcs {
+			if k, v, _ := mapGetDepth(s, key, depth+1); v != nil {
+				return k, v, false
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+func objectName(m *node, kind string) string {
+	if k := scalarValue(mapValue(m, "kind")); k != "" {
+		kind = k
+	}
+	_, meta, _ := mapGet(m, "metadata")
+	if n := scalarValue(mapValue(meta, "name")); n != "" {
+		return kind + "/" + n
+	}
+	return kind
+}
+
+func mapValue(m *node, key string) *node {
+	_, v, _ := mapGet(m, key)
+	return resolve(v)
+}
+
+// object rewrites a Kubernetes object: a document or an item of a List.
+func (r *rewriter) object(m *node, prefix string) error {
+	apiVersion := scalarValue(mapValue(m, "apiVersion"))
+	kind := scalarValue(mapValue(m, "kind"))
+	if apiVersion == "" || kind == "" {
+		return nil
+	}
+	if strings.HasPrefix(apiVersion, "kustomize.config.k8s.io/") && (kind == "Kustomization" || kind == "Component") {
+		return r.kustomization(m, objectName(m, kind))
+	}
+	if strings.HasSuffix(kind, "List") {
+		items := mapValue(m, "items")
+		if items == nil || items.kind != seqNode {
+			return nil
+		}
+		for i, it := range items.content {
+			if it = resolve(it); it != nil && it.kind == mapNode {
+				if err := r.object(it, prefix+"items["+strconv.Itoa(i)+"]."); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	var path []string
+	switch kind {
+	case "Pod":
+		path = []string{"spec"}
+	case "PodTemplate":
+		path = []string{"template", "spec"}
+	case "CronJob":
+		path = []string{"spec", "jobTemplate", "spec", "template", "spec"}
+	default:
+		path = []string{"spec", "template", "spec"}
+	}
+	spec := m
+	for _, p := range path {
+		if spec = mapValue(spec, p); spec == nil || spec.kind != mapNode {
+			return nil
+		}
+	}
+	obj := objectName(m, kind)
+	base := prefix + strings.Join(path, ".") + "."
+	for _, field := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		list := mapValue(spec, field)
+		if list == nil || list.kind != seqNode {
+			continue
+		}
+		for i, cn := range list.content {
+			cm := resolve(cn)
+			if cm == nil || cm.kind != mapNode {
+				continue
+			}
+			w := where{object: obj, container: scalarValue(mapValue(cm, "name")), field: base + field + "[" + strconv.Itoa(i) + "]."}
+			if err := r.container(cm, w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *rewriter) container(cm *node, w where) error {
+	key, val, direct := mapGet(cm, "image")
+	img := resolve(val)
+	if img == nil || img.kind != scalarNode {
+		return nil
+	}
+	t, ok := r.lookupRef(img.value)
+	if !ok {
+		return nil
+	}
+	iw := w
+	iw.field += "image"
+	ref, err := r.c.newRef(t, img.value)
+	if err != nil {
+		return &lineError{line: img.line, err: err}
+	}
+	changed, err := r.set(img, key, ref, iw)
+	if err != nil || !changed || r.c.opts.PullPolicy == "" {
+		return err
+	}
+	return r.pullPolicy(cm, key, val, direct, w)
+}
+
+// pullPolicy sets imagePullPolicy in container mapping cm, whose image pair
+// is key: val.
+func (r *rewriter) pullPolicy(cm, key, val *node, direct bool, w where) error {
+	w.field += "imagePullPolicy"
+	pk, pv, pdirect := mapGet(cm, "imagePullPolicy")
+	if pv != nil && pdirect {
+		if p := resolve(pv); p != nil && p.kind == scalarNode {
+			_, err := r.set(p, pk, r.c.opts.PullPolicy, w)
+			return err
+		}
+		return &lineError{line: pv.line, err: errors.New("imagePullPolicy is not a string")}
+	}
+	if r.added[cm] {
+		return nil
+	}
+	r.added[cm] = true
+	if !direct {
+		// The image comes from a merged mapping: add the policy after the
+		// container's own name, or its first pair with a one-line value.
+		key, val = nil, nil
+		if k, v, d := mapGet(cm, "name"); d && resolve(v) != nil && resolve(v).kind == scalarNode {
+			key, val = k, v
+		}
+		for i := 0; key == nil && i+1 < len(cm.content); i += 2 {
+			if v := cm.content[i+1]; v.kind == aliasNode || v.kind == scalarNode && v.value != "" && v.style <= doubleStyle {
+				key, val = cm.content[i], v
+			}
+		}
+		if key == nil {
+			return &lineError{line: cm.line, err: errors.New("no place to add imagePullPolicy")}
+		}
+	}
+	return r.insert(cm, key, val, "imagePullPolicy", r.c.opts.PullPolicy, plainStyle, w)
+}
+
+// set rewrites scalar n (the value of key k, which may be nil) to v.
+// It reports whether the value changes.
+func (r *rewriter) set(n, k *node, v string, w where) (bool, error) {
+	if prev, ok := r.done[n]; ok {
+		if prev.v != v {
+			return false, &lineError{line: n.line, err: fmt.Errorf("value is given two new values, %q and %q", prev.v, v)}
+		}
+		r.record(prev.off, n.value, v, w)
+		return true, nil
+	}
+	if n.value == v {
+		return false, nil
+	}
+	var o op
+	if n.value == "" && n.style == plainStyle && k != nil && !n.props {
+		// An empty value (`tag:`): write the new one after the colon.
+		_, ke, err := span(r.src, k)
+		if err != nil {
+			return false, err
+		}
+		p := ke
+		for p < len(r.src) && isBlank(r.src[p]) {
+			p++
+		}
+		if p >= len(r.src) || r.src[p] != ':' {
+			return false, &lineError{line: k.line, err: errors.New("cannot find the colon after the key")}
+		}
+		o = op{start: p + 1, end: p + 1, text: " " + quote(v, plainStyle, n.inFlow, r.json)}
+	} else {
+		if n.style == literalStyle || n.style == foldedStyle {
+			return false, &lineError{line: n.line, err: errors.New("cannot rewrite an image given as a block scalar")}
+		}
+		s, e, err := span(r.src, n)
+		if err != nil {
+			return false, err
+		}
+		o = op{start: s, end: e, text: quote(v, n.style, n.inFlow, r.json)}
+	}
+	o.seq = len(r.ops)
+	r.ops = append(r.ops, o)
+	r.done[n] = doneSet{v: v, off: o.start}
+	r.record(o.start, n.value, v, w)
+	return true, nil
+}
+
+// quoteStyle is the style of scalar n when quoted, else plain: new values
+// next to it are quoted the same way.
+func quoteStyle(n *node) style {
+	if n = resolve(n); n != nil && n.kind == scalarNode && (n.style == singleStyle || n.style == doubleStyle) {
+		return n.style
+	}
+	return plainStyle
+}
+
+func (r *rewriter) record(off int, old, v string, w where) {
+	line, col := r.ls.position(off)
+	r.edits = append(r.edits, Edit{
+		File: r.path, Line: line, Column: col, Document: r.doc,
+		Object: w.object, Container: w.container, Field: w.field, Old: old, New: v,
+	})
+}
+
+// insert adds the pair key: v to mapping m after the pair ak: av, whose value
+// must be on one line. The key is quoted like ak, the value in style vst
+// (plain when it reads back as a string). Pairs inserted after the same pair
+// appear in the order of the calls.
+func (r *rewriter) insert(m, ak, av *node, key, v string, vst style, w where) error {
+	_, ae, err := span(r.src, av)
+	if err != nil {
+		return err
+	}
+	kst := plainStyle
+	if ak.kind == scalarNode {
+		kst = ak.style
+	}
+	pair := quote(key, kst, m.flow, r.json) + ": " + quote(v, vst, m.flow, r.json)
+	var o op
+	if m.flow {
+		sep := ", "
+		if eol := r.ls.eol(ak.off); eol != "" && firstOnLine(r.src, r.ls, ak.off) {
+			// One pair per line, like the pair before.
+			sep = "," + eol + lineIndent(r.src, r.ls, ak)
+		}
+		o = op{start: ae, end: ae, text: sep + pair}
+	} else {
+		at := r.ls.lineEnd(ae - 1)
+		eol := r.ls.eol(ae - 1)
+		text := lineIndent(r.src, r.ls, ak) + pair
+		if eol == "" {
+			text = fileEOL(r.src) + text
+		} else {
+			text += eol
+		}
+		o = op{start: at, end: at, text: text}
+	}
+	o.seq = len(r.ops)
+	r.ops = append(r.ops, o)
+	r.record(o.start, "", v, w)
+	if !m.flow {
+		// The new pair starts a line of its own.
+		line, _ := r.ls.position(ae - 1)
+		r.edits[len(r.edits)-1].Line, r.edits[len(r.edits)-1].Column = line+1, len([]rune(lineIndent(r.src, r.ls, ak)))+1
+	}
+	return nil
+}
+
+// remove deletes the pair k: v from mapping m.
+func (r *rewriter) remove(m, k, v *node, w where) error {
+	ks, _, err := span(r.src, k)
+	if err != nil {
+		return err
+	}
+	_, ve, err := span(r.src, v)
+	if err != nil {
+		return err
+	}
+	start, end := ks, ve
+	if m.flow {
+		// Take the comma before the pair, or else the one after it.
+		p := ks
+		for p > 0 && isBlank(r.src[p-1]) || p > 0 && (r.src[p-1] == '\n' || r.src[p-1] == '\r') {
+			p--
+		}
+		if p > 0 && r.src[p-1] == ',' {
+			start = p - 1
+		} else {
+			q := skipSpace(r.src, ve)
+			if q < len(r.src) && r.src[q] == ',' {
+				end = skipSpace(r.src, q+1)
+				if end < len(r.src) && r.src[end] == '}' {
+					end = q + 1
+				}
+			}
+		}
+	} else {
+		line, _ := r.ls.position(ks)
+		if firstOnLine(r.src, r.ls, ks) {
+			start = r.ls.starts[line-1]
+			end = r.ls.lineEnd(ve - 1)
+		} else {
+			// "- digest: x": pull the next key up onto this line.
+			next := -1
+			for i := 0; i+1 < len(m.content); i += 2 {
+				if m.content[i] == k && i+2 < len(m.content) {
+					next = m.content[i+2].off
+				}
+			}
+			if next < 0 {
+				return &lineError{line: k.line, err: errors.New("cannot remove the only pair of a mapping")}
+			}
+			end = next
+		}
+	}
+	o := op{start: start, end: end, seq: len(r.ops)}
+	r.ops = append(r.ops, o)
+	line, col := r.ls.position(ks)
+	r.edits = append(r.edits, Edit{File: r.path, Line: line, Column: col, Document: r.doc,
+		Object: w.object, Container: w.container, Field: w.field, Old: scalarValue(v), New: ""})
+	return nil
+}
