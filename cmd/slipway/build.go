@@ -22,12 +22,12 @@ private buildkitd for the run and stops it at the end. Builds are
 reproducible: file times are clamped to the commit time. Prints one line
 per image: name, digest, platforms.`,
 		setup: func(fs *pflag.FlagSet) runFunc {
-			var p pipelineFlags
+			p := newPipelineFlags()
 			p.registerJobs(fs)
 			p.registerStore(fs)
 			p.registerBuild(fs)
 			return func(ctx context.Context, a *app, args []string) error {
-				opts, err := a.options(&p)
+				opts, err := a.options(p)
 				if err != nil {
 					return err
 				}

@@ -30,6 +30,12 @@ type pipelineFlags struct {
 	pin          string
 }
 
+// newPipelineFlags holds the defaults, which also apply to the flags a
+// command does not register.
+func newPipelineFlags() *pipelineFlags {
+	return &pipelineFlags{jobs: 4, retries: 5, pushTimeout: 10 * time.Minute}
+}
+
 func (p *pipelineFlags) registerJobs(fs *pflag.FlagSet) {
 	fs.IntVar(&p.jobs, "jobs", 4, "how many builds or blob uploads run at once")
 }

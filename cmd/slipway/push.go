@@ -23,13 +23,13 @@ so that no tag ever points at incomplete content. Transient registry
 failures are retried. With --from, the references come from the report of
 an earlier build. Prints REF@DIGEST per reference.`,
 		setup: func(fs *pflag.FlagSet) runFunc {
-			var p pipelineFlags
+			p := newPipelineFlags()
 			p.registerJobs(fs)
 			p.registerStore(fs)
 			p.registerPush(fs)
 			from := fs.String("from", "", "take the references from this report (written by build --report)")
 			return func(ctx context.Context, a *app, args []string) error {
-				opts, err := a.options(&p)
+				opts, err := a.options(p)
 				if err != nil {
 					return err
 				}

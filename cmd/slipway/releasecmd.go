@@ -25,7 +25,7 @@ the report says what did get pushed. Manifests get the primary reference
 --dry-run prints the plan and the manifest edits as a diff, and builds,
 pushes, signs and writes nothing. Prints REF@DIGEST per reference.`,
 		setup: func(fs *pflag.FlagSet) runFunc {
-			var p pipelineFlags
+			p := newPipelineFlags()
 			p.registerJobs(fs)
 			p.registerStore(fs)
 			p.registerBuild(fs)
@@ -34,7 +34,7 @@ pushes, signs and writes nothing. Prints REF@DIGEST per reference.`,
 			p.registerBump(fs)
 			dryRun := fs.Bool("dry-run", false, "print the plan and the manifest diff; build, push, sign and write nothing")
 			return func(ctx context.Context, a *app, args []string) error {
-				opts, err := a.options(&p)
+				opts, err := a.options(p)
 				if err != nil {
 					return err
 				}

@@ -23,12 +23,12 @@ is sign.key of slipway.yaml; its password comes from COSIGN_PASSWORD or a
 terminal prompt. Signing again with the same key adds nothing. Prints one
 signature reference per line.`,
 		setup: func(fs *pflag.FlagSet) runFunc {
-			var p pipelineFlags
+			p := newPipelineFlags()
 			p.registerSign(fs)
 			fs.StringArrayVar(&p.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST` (repeatable; loopback always may)")
 			from := fs.String("from", "", "sign the digests of this report (written by push or release --report)")
 			return func(ctx context.Context, a *app, args []string) error {
-				opts, err := a.options(&p)
+				opts, err := a.options(p)
 				if err != nil {
 					return err
 				}
