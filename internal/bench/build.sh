@@ -4,12 +4,15 @@
 #  1. spawn-to-ready of the private buildkitd: builder.Connect (start, wait
 #     until it lists its workers) vs a buildkitd started by the shell and
 #     polled with `buildctl debug workers`, as buildctl-daemonless.sh does;
-#  2. a build through the builder library (internal/bench/buildonce) vs
-#     `buildctl build` of the same Dockerfile on the same warm daemon, both
-#     exporting an OCI layout (tar=false), after the same one-file edit.
+#  2. `slipway build` (BIN/slipway, given the daemon with --buildkit-host)
+#     vs `buildctl build` of the same Dockerfile on the same warm daemon,
+#     both exporting an OCI layout (tar=false), after the same one-file
+#     edit. slipway builds a project made here: a slipway.yaml with one
+#     image whose context is the benchmark's, a fixed tag (no git), and
+#     --store in the scratch folder.
 #
 # Best of N runs each, printed with the ratio (target: within 5%).
-# Env: BIN (folder with buildkitd and buildctl; default <repo>/bin),
+# Env: BIN (folder with slipway, buildkitd and buildctl; default <repo>/bin),
 #      WORK (scratch folder; default a new temp folder, removed at the end),
 #      N (runs per measure; default 7), MB (context size; default 32).
 set -euo pipefail
@@ -26,7 +29,7 @@ fi
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 
-for p in buildkitd buildctl; do
+for p in slipway buildkitd buildctl; do
 	if [ ! -x "$BIN/$p" ]; then
 		echo "build.sh: $BIN/$p missing (run make tools)" >&2
 		exit 1
@@ -57,8 +60,7 @@ best() { sort -g | head -n1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 echo "building bench programs..." >&2
-(cd "$repo" && go build -o "$WORK/daemonready" ./internal/bench/daemonready &&
-	go build -o "$WORK/buildonce" ./internal/bench/buildonce)
+(cd "$repo" && go build -o "$WORK/daemonready" ./internal/bench/daemonready)
 
 # --- 1. spawn-to-ready ------------------------------------------------------
 # Both start buildkitd on a root that has been used once (as a cache root
@@ -119,19 +121,33 @@ FROM scratch
 COPY edit.txt /edit.txt
 COPY data/ /data/
 EOF
+proj="$WORK/project"
+mkdir -p "$proj"
+cat >"$proj/slipway.yaml" <<EOF
+registry: localhost:5000/bench
+tags: [bench]
+images:
+  - name: app
+    context: $ctx
+EOF
 
+# Each tool's stderr goes to its log; a failing run shows the log and
+# stops the benchmark (rather than being timed).
 run_buildctl() {
 	(cd "$ctx" && "$BIN/buildctl" --addr "$addr" build --progress quiet \
 		--frontend dockerfile.v0 --local context=. --local dockerfile=. \
-		--output "type=oci,dest=$WORK/buildctl-out,tar=false" 2>>"$WORK/buildctl.log")
+		--output "type=oci,dest=$WORK/buildctl-out,tar=false" 2>>"$WORK/buildctl.log") ||
+		{ tail -n 20 "$WORK/buildctl.log" >&2; return 1; }
 }
 run_ours() {
-	(cd "$ctx" && "$WORK/buildonce" -addr "$addr" -context . -store "$WORK/store" -name app -progress quiet >/dev/null)
+	(cd "$ctx" && "$BIN/slipway" build --progress quiet --buildkit-host "$addr" \
+		--store "$WORK/store" -f "$proj/slipway.yaml" >/dev/null 2>>"$WORK/slipway.log") ||
+		{ tail -n 20 "$WORK/slipway.log" >&2; return 1; }
 }
 timed_ms() {
 	local start
 	start=$(now_ns)
-	"$@"
+	"$@" || return 1
 	awk -v us="$(( ($(now_ns) - start) / 1000 ))" 'BEGIN { printf "%.1f\n", us / 1000 }'
 }
 
@@ -159,8 +175,8 @@ for i in $(seq "$N"); do
 done
 ctl_best=$(printf '%s\n' "${ctl_times[@]}" | best)
 our_best=$(printf '%s\n' "${our_times[@]}" | best)
-echo "build after an edit (rebuilds a ${MB} MB layer) (best of $N): builder ${our_best} ms, buildctl ${ctl_best} ms, ratio $(ratio "$our_best" "$ctl_best") (target <= 1.05)"
-echo "  builder runs:  ${our_times[*]}"
+echo "build after an edit (rebuilds a ${MB} MB layer) (best of $N): slipway build ${our_best} ms, buildctl ${ctl_best} ms, ratio $(ratio "$our_best" "$ctl_best") (target <= 1.05)"
+echo "  slipway runs:  ${our_times[*]}"
 echo "  buildctl runs: ${ctl_times[*]}"
 
 # Fully cached rebuild: the context is as the last run left it.
@@ -177,5 +193,5 @@ for i in $(seq "$N"); do
 done
 ctl_best=$(printf '%s\n' "${ctl_times[@]}" | best)
 our_best=$(printf '%s\n' "${our_times[@]}" | best)
-echo "cached rebuild (best of $N): builder ${our_best} ms, buildctl ${ctl_best} ms, ratio $(ratio "$our_best" "$ctl_best") (target <= 1.05)"
+echo "cached rebuild (best of $N): slipway build ${our_best} ms, buildctl ${ctl_best} ms, ratio $(ratio "$our_best" "$ctl_best") (target <= 1.05)"
 rm -rf "$sockdir"

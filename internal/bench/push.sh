@@ -2,15 +2,19 @@
 # Push benchmark: a ~600 MB two-layer image (300 MiB random, 300 MiB
 # compressible, plain tar layers so every byte crosses the wire) pushed from
 # an OCI layout to a fresh repository of a loopback distribution registry,
-# slipway's pusher against `crane push` (and `skopeo copy` when installed)
-# in the same run; then a no-op re-push, and the peak RSS of pushing a
-# 2 GiB layer. Each push gets a new, empty registry.
+# `slipway push` against `crane push` (and `skopeo copy` when installed) of
+# the same layout in the same run; then a no-op re-push, and the peak RSS of
+# pushing a 2 GiB layer. Each push gets a new, empty registry.
 #
-# Env: BIN (folder with registry and crane), WORK (scratch folder);
-# optional ROUNDS (5), BIG_MB (2048), PUSH (command that pushes a layout:
-# "PUSH LAYOUT REF"; default the pushlayout program built here).
+# The layout is written as slipway's store is: its index entry carries the
+# image name "app" (org.opencontainers.image.ref.name), so slipway pushes it
+# with `slipway push --store LAYOUT -f PROJECT/slipway.yaml`, the project
+# naming the registry and the tag; crane pushes the same folder.
+#
+# Env: BIN (folder with slipway, registry and crane), WORK (scratch folder);
+# optional ROUNDS (5), BIG_MB (2048).
 set -euo pipefail
-: "${BIN:?BIN must name the folder holding registry and crane}"
+: "${BIN:?BIN must name the folder holding slipway, registry and crane}"
 : "${WORK:?WORK must name a scratch folder}"
 cd "$(dirname "$0")/../.."
 mkdir -p "$WORK"
@@ -18,12 +22,10 @@ WORK="$(cd "$WORK" && pwd)"
 ROUNDS="${ROUNDS:-5}"
 BIG_MB="${BIG_MB:-2048}"
 
-for tool in registry crane; do
+for tool in slipway registry crane; do
   [ -x "$BIN/$tool" ] || { echo "push bench: $BIN/$tool is missing (make tools)" >&2; exit 1; }
 done
 go build -o "$WORK/mkimage" ./internal/bench/mkimage
-go build -o "$WORK/pushlayout" ./internal/bench/pushlayout
-PUSH="${PUSH:-$WORK/pushlayout}"
 
 REG=""
 REG_PID=""
@@ -80,6 +82,23 @@ ms() {
   echo $(((t1 - t0) / 1000000))
 }
 
+# project DIR REGISTRY: a slipway project in DIR that pushes the image "app"
+# to REGISTRY/app:bench. The tag is fixed, so no git repository is needed.
+project() {
+  mkdir -p "$1"
+  cat >"$1/slipway.yaml" <<EOF
+registry: $2
+tags: [bench]
+images:
+  - name: app
+EOF
+}
+
+# slipway_push LAYOUT PROJECT: push the store LAYOUT as PROJECT says.
+slipway_push() {
+  "$BIN/slipway" push --progress quiet --store "$1" -f "$2/slipway.yaml"
+}
+
 # median of the numbers given
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 secs() { awk -v m="$1" 'BEGIN {printf "%.2f s", m/1000}'; }
@@ -107,7 +126,7 @@ peak_kb() {
 echo "building the 600 MB image..."
 LAYOUT="$WORK/layout"
 rm -rf "$LAYOUT"
-"$WORK/mkimage" -out "$LAYOUT" -random-mb 300 -compressible-mb 300 >/dev/null
+"$WORK/mkimage" -out "$LAYOUT" -name app -random-mb 300 -compressible-mb 300 >/dev/null
 cat "$LAYOUT"/blobs/sha256/* >/dev/null # warm the page cache for every tool alike
 SKOPEO=""
 if command -v skopeo >/dev/null 2>&1; then SKOPEO=skopeo; fi
@@ -121,19 +140,20 @@ for round in $(seq "$ROUNDS"); do
     start_registry
     case $tool in
     crane)
-      crane_ms+=("$(ms "$BIN/crane" push "$LAYOUT" "$REG/bench/app:v1")")
-      crane_noop_ms+=("$(ms "$BIN/crane" push "$LAYOUT" "$REG/bench/app:v1")")
+      crane_ms+=("$(ms "$BIN/crane" push "$LAYOUT" "$REG/run$round/app:bench")")
+      crane_noop_ms+=("$(ms "$BIN/crane" push "$LAYOUT" "$REG/run$round/app:bench")")
       ;;
     slipway)
-      slip_ms+=("$(ms $PUSH "$LAYOUT" "$REG/bench/app:v1")")
-      noop_ms+=("$(ms $PUSH "$LAYOUT" "$REG/bench/app:v1")")
+      project "$WORK/project-$round" "$REG/run$round"
+      slip_ms+=("$(ms slipway_push "$LAYOUT" "$WORK/project-$round")")
+      noop_ms+=("$(ms slipway_push "$LAYOUT" "$WORK/project-$round")")
       ;;
     esac
     stop_registry
   done
   if [ -n "$SKOPEO" ]; then
     start_registry
-    skopeo_ms+=("$(ms skopeo copy --dest-tls-verify=false "oci:$LAYOUT" "docker://$REG/bench/app:v1")")
+    skopeo_ms+=("$(ms skopeo copy --dest-tls-verify=false "oci:$LAYOUT" "docker://$REG/run$round/app:bench")")
     stop_registry
   fi
 done
@@ -157,12 +177,13 @@ echo "building a ${BIG_MB} MiB single-layer image..."
 rm -rf "$LAYOUT"
 BIG="$WORK/big"
 rm -rf "$BIG"
-"$WORK/mkimage" -out "$BIG" -random-mb "$BIG_MB" -compressible-mb 0 >/dev/null
+"$WORK/mkimage" -out "$BIG" -name app -random-mb "$BIG_MB" -compressible-mb 0 >/dev/null
 start_registry
-sk=$(peak_kb $PUSH "$BIG" "$REG/bench/big:v1")
+project "$WORK/project-big" "$REG/big"
+sk=$(peak_kb "$BIN/slipway" push --progress quiet --store "$BIG" -f "$WORK/project-big/slipway.yaml")
 stop_registry
 start_registry
-ck=$(peak_kb "$BIN/crane" push "$BIG" "$REG/bench/big:v1")
+ck=$(peak_kb "$BIN/crane" push "$BIG" "$REG/big/app:bench")
 stop_registry
 rm -rf "$BIG"
 echo "peak RSS pushing a ${BIG_MB} MiB layer: slipway $((sk / 1024)) MiB (target < 100 MB); crane $((ck / 1024)) MiB"

@@ -1,9 +1,12 @@
 // Command mkimage writes an OCI image layout holding one linux/amd64 image
 // for the push benchmark: a layer of random bytes and a layer of
 // compressible text, each a tar of one file, streamed to disk (nothing is
-// held in memory).
+// held in memory). With -name, the index entry carries the image's name in
+// the annotations org.opencontainers.image.ref.name and
+// io.containerd.image.name, as in slipway's store, so that `slipway push
+// --store DIR` finds it; crane ignores them.
 //
-//	mkimage -out DIR [-random-mb 300] [-compressible-mb 300] [-gzip]
+//	mkimage -out DIR [-name NAME] [-random-mb 300] [-compressible-mb 300] [-gzip]
 package main
 
 import (
@@ -26,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/slipway-build/slipway/internal/store"
 )
 
 func main() {
@@ -33,12 +37,13 @@ func main() {
 	randomMB := flag.Int64("random-mb", 300, "size of the random layer in MiB (0: none)")
 	textMB := flag.Int64("compressible-mb", 300, "size of the compressible layer in MiB (0: none)")
 	gz := flag.Bool("gzip", false, "gzip the layers (default: plain tar, so every byte goes over the wire)")
+	imageName := flag.String("name", "", "image name annotated on the index entry (default: none)")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "mkimage: -out is required")
 		os.Exit(2)
 	}
-	if err := run(*out, *randomMB<<20, *textMB<<20, *gz); err != nil {
+	if err := run(*out, *imageName, *randomMB<<20, *textMB<<20, *gz); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
@@ -49,7 +54,7 @@ type layer struct {
 	diffID v1.Hash
 }
 
-func run(dir string, randomSize, textSize int64, gz bool) error {
+func run(dir, imageName string, randomSize, textSize int64, gz bool) error {
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		return err
@@ -102,6 +107,12 @@ func run(dir string, randomSize, textSize int64, gz bool) error {
 		return err
 	}
 	desc.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	if imageName != "" {
+		desc.Annotations = map[string]string{
+			store.AnnotationRefName:        imageName,
+			store.AnnotationContainerdName: imageName,
+		}
+	}
 	if err := p.AppendDescriptor(desc); err != nil {
 		return err
 	}
