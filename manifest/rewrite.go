@@ -397,6 +397,14 @@ func (r *rewriter) set(n, k *node, v string, w where) (bool, error) {
 		if prev.v != v {
 			return false, &lineError{line: n.line, err: fmt.Errorf("value is given two new values, %q and %q", prev.v, v)}
 		}
+		// Shared through an anchor, or found both by a rule and as a
+		// container: one splice, and one edit per place it is used.
+		line, col := r.ls.position(prev.off)
+		for _, e := range r.edits {
+			if e.Line == line && e.Column == col && e.Document == r.doc && e.Field == w.field {
+				return true, nil
+			}
+		}
 		r.record(prev.off, n.value, v, w)
 		return true, nil
 	}

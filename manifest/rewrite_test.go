@@ -25,12 +25,21 @@ func TestRewriteCases(t *testing.T) {
 		images []Image
 		opts   Options
 		want   string
+		edits  int // when not 0, the number of edits
 	}{
 		{
 			name:   "anchor outside the containers is changed where it is defined",
 			src:    "x-image: &img nginx:1.25 # shared\n" + pod("  - name: a\n    image: *img\n  - name: b\n    image: *img\n"),
 			images: nginxTag,
 			want:   "x-image: &img nginx:1.27.3 # shared\n" + pod("  - name: a\n    image: *img\n  - name: b\n    image: *img\n"),
+		},
+		{
+			name:   "a rule naming a container image edits it once",
+			src:    pod("  - name: a\n    image: nginx:1.25\n"),
+			images: nginxTag,
+			opts:   Options{Rules: []Rule{{Image: "spec.containers[*].image"}}},
+			want:   pod("  - name: a\n    image: nginx:1.27.3\n"),
+			edits:  1,
 		},
 		{
 			name:   "tagged value",
@@ -174,7 +183,7 @@ func TestRewriteCases(t *testing.T) {
 			if string(got) != tt.want {
 				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
 			}
-			if (len(edits) == 0) != (tt.src == tt.want) {
+			if (len(edits) == 0) != (tt.src == tt.want) || tt.edits != 0 && len(edits) != tt.edits {
 				t.Errorf("edits %+v for a change %v", edits, tt.src != tt.want)
 			}
 		})

@@ -32,7 +32,7 @@ project's plan. PATHs are files, folders (*.yaml, *.yml, *.json, recursive)
 and globs; without PATHs, the manifests of slipway.yaml. All files are
 read and checked before any is written; each is replaced whole.`,
 		setup: func(fs *pflag.FlagSet) runFunc {
-			var p pipelineFlags
+			p := newPipelineFlags()
 			p.registerBump(fs)
 			fs.StringArrayVar(&p.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST` when resolving digests (repeatable)")
 			sets := fs.StringArray("set", nil, "set `REPO=REF`: references to REPO become REF (repeatable)")
@@ -40,7 +40,7 @@ read and checked before any is written; each is replaced whole.`,
 			check := fs.Bool("check", false, "write nothing; exit 1 listing the files a bump would change")
 			diff := fs.Bool("diff", false, "write nothing; print a unified diff")
 			output := fs.StringP("output", "o", "", "write nothing; print the rewritten files to - (stdout)")
-			strict := fs.Bool("strict", false, "fail when nothing matches")
+			strict := fs.Bool("strict", false, "fail when an image matches no reference")
 			return func(ctx context.Context, a *app, args []string) error {
 				if *output != "" && *output != "-" {
 					return a.usagef("-o: only - (stdout) is supported")
@@ -51,7 +51,7 @@ read and checked before any is written; each is replaced whole.`,
 				if len(*sets) > 0 && *from != "" {
 					return a.usagef("--set and --from do not go together")
 				}
-				opts, err := a.options(&p)
+				opts, err := a.options(p)
 				if err != nil {
 					return err
 				}
@@ -68,6 +68,22 @@ read and checked before any is written; each is replaced whole.`,
 				if err != nil {
 					return fmt.Errorf("reading manifests: %w", err)
 				}
+				// A reference that is already up to date still matches: only
+				// images that no file names at all are worth a warning.
+				if len(changes.Unmatched) > 0 {
+					msg := "no image reference matched"
+					if len(changes.Unmatched) < len(images) {
+						var repos []string
+						for _, img := range changes.Unmatched {
+							repos = append(repos, bumpRepo(img))
+						}
+						msg = "no reference to " + strings.Join(repos, ", ")
+					}
+					if *strict {
+						return &exitError{msg: "bump: " + msg, code: 1}
+					}
+					a.warnf("%s", msg)
+				}
 				changed := changes.Changed()
 				switch {
 				case *check:
@@ -79,16 +95,9 @@ read and checked before any is written; each is replaced whole.`,
 					}
 					return nil
 				case *diff:
-					return changes.Diff(a.stdout)
+					return a.relativeChanges(changes).Diff(a.stdout)
 				case *output != "":
 					return printRewritten(a.stdout, changes)
-				}
-				if len(changes.Edits()) == 0 {
-					msg := "no image reference matched"
-					if *strict {
-						return &exitError{msg: "bump: " + msg, code: 1}
-					}
-					a.warnf("%s", msg)
 				}
 				if err := changes.Apply(ctx); err != nil {
 					return fmt.Errorf("writing manifests: %w", err)
@@ -98,7 +107,11 @@ read and checked before any is written; each is replaced whole.`,
 					if e.Old == e.New {
 						continue
 					}
-					fmt.Fprintf(a.stdout, "%s:%d: %s%s: %s -> %s\n", a.rel(e.File), e.Line, e.Object, containerSuffix(e.Container), e.Old, e.New)
+					old := e.Old
+					if old == "" {
+						old = "(unset)" // a field bump added, such as imagePullPolicy
+					}
+					fmt.Fprintf(a.stdout, "%s:%d: %s%s%s: %s -> %s\n", a.rel(e.File), e.Line, e.Object, containerSuffix(e.Container), fieldSuffix(e.Field), old, e.New)
 				}
 				return a.finishReport(rep, nil)
 			}
@@ -111,6 +124,15 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// fieldSuffix names the field of an edit unless it is a container's image.
+func fieldSuffix(field string) string {
+	last := field[strings.LastIndex(field, ".")+1:]
+	if last == "" || last == "image" || strings.HasPrefix(last, "image[") {
+		return ""
+	}
+	return " " + last
 }
 
 func containerSuffix(c string) string {
@@ -129,42 +151,41 @@ func (a *app) rel(p string) string {
 }
 
 // bumpImages finds the new image values: --set, --from, or the registry.
-// The project is loaded when one is needed (no --set, or no PATHs).
+// The project is loaded when one is needed: without PATHs (its manifests
+// are the targets) or without --set and --from (its plan names the images).
 func (a *app) bumpImages(ctx context.Context, sets []string, from string, paths []string, opts release.Options, rep *report.Report) ([]manifest.Image, *project.Config, error) {
-	if len(sets) > 0 {
-		var images []manifest.Image
-		for _, s := range sets {
-			repo, ref, ok := strings.Cut(s, "=")
-			if !ok || repo == "" || ref == "" {
-				return nil, nil, a.usagef("--set %q: want REPO=REF, e.g. nginx=registry.example.com/nginx:1.27.3", s)
-			}
-			img, err := manifest.ParseImage(ref)
-			if err != nil {
-				return nil, nil, a.usagef("--set %q: %v", s, err)
-			}
-			if _, err := manifest.ParseImage(repo + ":x"); err != nil {
-				return nil, nil, a.usagef("--set %q: %q is not a repository", s, repo)
-			}
-			img.Match = repo
-			images = append(images, img)
+	var images []manifest.Image
+	for _, s := range sets {
+		repo, ref, ok := strings.Cut(s, "=")
+		if !ok || repo == "" || ref == "" {
+			return nil, nil, a.usagef("--set %q: want REPO=REF, e.g. nginx=registry.example.com/nginx:1.27.3", s)
 		}
-		if len(paths) > 0 {
-			return images, nil, nil
-		}
-		cfg, err := a.loadProject()
+		img, err := manifest.ParseImage(ref)
 		if err != nil {
-			if errors.Is(err, project.ErrNotFound) {
+			return nil, nil, a.usagef("--set %q: %v", s, err)
+		}
+		if _, err := manifest.ParseImage(repo + ":x"); err != nil {
+			return nil, nil, a.usagef("--set %q: %q is not a repository", s, repo)
+		}
+		img.Match = repo
+		images = append(images, img)
+	}
+	given := len(sets) > 0 || from != ""
+	var cfg *project.Config
+	if len(paths) == 0 || !given {
+		var err error
+		cfg, err = a.loadProject()
+		if err != nil {
+			if given && errors.Is(err, project.ErrNotFound) {
 				return nil, nil, a.usagef("no PATH given and no %s to name the manifests", a.file)
 			}
 			return nil, nil, err
 		}
+	}
+	switch {
+	case len(sets) > 0:
 		return images, cfg, nil
-	}
-	cfg, err := a.loadProject()
-	if err != nil {
-		return nil, nil, err
-	}
-	if from != "" {
+	case from != "":
 		prev, err := report.Read(a.path(from))
 		if err != nil {
 			return nil, nil, err
@@ -179,8 +200,28 @@ func (a *app) bumpImages(ctx context.Context, sets []string, from string, paths 
 	if err := release.Resolve(ctx, cfg, plan, opts, rep); err != nil {
 		return nil, nil, withPushHint(err)
 	}
-	images, err := release.BumpImages(rep)
+	images, err = release.BumpImages(rep)
 	return images, cfg, err
+}
+
+// bumpRepo is the repository an image's references are matched by.
+func bumpRepo(img manifest.Image) string {
+	if img.Match != "" {
+		return img.Match
+	}
+	return img.Repository
+}
+
+// relativeChanges is ch with paths shown relative to the working folder,
+// for a diff that reads like git's and applies with patch -p0 from there.
+func (a *app) relativeChanges(ch *manifest.Changes) *manifest.Changes {
+	shown := *ch
+	shown.Files = make([]manifest.FileChange, len(ch.Files))
+	for i, f := range ch.Files {
+		f.Path = a.rel(f.Path)
+		shown.Files[i] = f
+	}
+	return &shown
 }
 
 // bumpTargets are the PATHs given, or slipway.yaml's manifests.

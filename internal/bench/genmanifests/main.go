@@ -5,8 +5,8 @@
 // their manifests. 2,000 files come to about 8 MB. The app container's image
 // is registry.example.com:5000/team/web in every file, so that
 //
-//	slipway bump --set registry.example.com:5000/team/web=registry.example.com:5000/team/web:1.3.0 DIR
-//	kubectl set image --local -f DIR web=registry.example.com:5000/team/web:1.3.0 -o yaml
+//	slipway bump --set registry.example.com:5000/team/web=registry.example.com:5000/team/web:2.0.0 DIR
+//	kubectl set image --local -f DIR web=registry.example.com:5000/team/web:2.0.0 -o yaml
 //
 // both rewrite every file. The output is the same for the same flags.
 package main
@@ -39,7 +39,7 @@ func generate(dir string, n int) error {
 	}
 	for i := range n {
 		p := filepath.Join(dir, fmt.Sprintf("app-%04d.yaml", i))
-		if err := os.WriteFile(p, []byte(manifest(i)), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(render(i)), 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", p, err)
 		}
 	}
@@ -48,9 +48,9 @@ func generate(dir string, n int) error {
 
 var teams = []string{"payments", "search", "checkout", "identity", "catalog", "billing", "edge", "notify"}
 
-// manifest returns file i. Values vary with i (names, ports, replicas,
+// render returns file i. Values vary with i (names, ports, replicas,
 // resources, quote styles) so that files are not copies of one another.
-func manifest(i int) string {
+func render(i int) string {
 	team := teams[i%len(teams)]
 	app := fmt.Sprintf("%s-svc-%04d", team, i)
 	r := strings.NewReplacer(
