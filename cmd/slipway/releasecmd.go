@@ -55,7 +55,7 @@ pushes, signs and writes nothing. Prints REF@DIGEST per reference.`,
 						}
 					}
 					if changes != nil {
-						if derr := changes.Diff(a.stdout); derr != nil {
+						if derr := a.relativeChanges(changes).Diff(a.stdout); derr != nil {
 							return derr
 						}
 					}
