@@ -22,8 +22,9 @@ push to every registry, sign (when sign: is set), then bump the manifests
 pushed and signed; any failure leaves them as they were and exits 1, and
 the report says what did get pushed. Manifests get the primary reference
 (first registry, first tag) with its digest unless pin: says otherwise.
---dry-run prints the plan and the manifest edits as a diff, and builds,
-pushes, signs and writes nothing. Prints REF@DIGEST per reference.`,
+--dry-run prints the plan and the manifest edits as a diff (the digest,
+known only after the build, shows as sha256:000...), and builds, pushes,
+signs and writes nothing. Prints REF@DIGEST per reference.`,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
 			p.registerJobs(fs)

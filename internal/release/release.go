@@ -14,26 +14,101 @@ import (
 	"github.com/slipway-build/slipway/pusher"
 )
 
-// Release runs plan → build → push → sign → bump. Manifests are written
-// only after every image is pushed to every registry and, when sign: is
-// set, signed; on any failure no manifest is touched. What happened is in
-// rep either way. With dryRun nothing is built, pushed, signed or written:
-// the returned changes show the manifest edits the release would make
-// (by tag; the digest is known only after the build).
+// PlaceholderDigest stands for a digest not known yet (a dry run).
+const PlaceholderDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+// Stages are the steps Release strings together, each recording what it
+// did in the report. Real ones come from DefaultStages; tests swap in
+// fakes for the stages they are not about.
+type Stages struct {
+	// OpenSigner opens the signing key, before anything is built, so that
+	// a wrong password stops the release before anything is published.
+	// Nil when the project does not sign.
+	OpenSigner func(ctx context.Context, plan *Plan) (Signer, error)
+	// Build builds every image of the plan into the store.
+	Build func(ctx context.Context, plan *Plan, rep *report.Report) error
+	// Push publishes every built image to all its references.
+	Push func(ctx context.Context, plan *Plan, rep *report.Report) error
+}
+
+// Signer signs pushed images.
+type Signer interface {
+	Sign(ctx context.Context, targets []SignTarget, rep *report.Report) error
+}
+
+// DefaultStages are the real stages for cfg: BuildKit, the pusher, cosign.
+func DefaultStages(cfg *project.Config, opts Options) Stages {
+	st := Stages{
+		Build: func(ctx context.Context, plan *Plan, rep *report.Report) error {
+			_, err := Build(ctx, cfg, plan, opts, rep)
+			return err
+		},
+		Push: func(ctx context.Context, plan *Plan, rep *report.Report) error {
+			_, err := Push(ctx, cfg, plan, opts, rep)
+			return err
+		},
+	}
+	if cfg.Sign != nil {
+		st.OpenSigner = func(ctx context.Context, plan *Plan) (Signer, error) {
+			s, err := LoadSigner(ctx, cfg, opts)
+			if err != nil {
+				return nil, err
+			}
+			so, err := SignOptions(cfg, plan, opts)
+			if err != nil {
+				return nil, err
+			}
+			return &cosignSigner{signer: s, options: so}, nil
+		}
+	}
+	return st
+}
+
+// cosignSigner signs with a key opened by LoadSigner.
+type cosignSigner struct {
+	signer  *sign.Signer
+	options sign.Options
+}
+
+func (c *cosignSigner) Sign(ctx context.Context, targets []SignTarget, rep *report.Report) error {
+	_, err := Sign(ctx, c.signer, targets, c.options, rep)
+	return err
+}
+
+// Release runs plan → build → push → sign → bump with the real stages.
+// See Stages.Release.
 func Release(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report, dryRun bool) (*manifest.Changes, error) {
+	return DefaultStages(cfg, opts).Release(ctx, cfg, plan, opts.Pin, rep, dryRun)
+}
+
+// Release runs plan → build → push → sign → bump. Manifests are written
+// only after every image is pushed to every registry and, when the project
+// signs, signed; on any failure no manifest is touched. What happened is
+// in rep either way. Every manifest is read and parsed before anything is
+// built, so a broken file stops the release before anything is published.
+// With dryRun nothing is built, pushed, signed or written: the returned
+// changes show the manifest edits the release would make, with
+// PlaceholderDigest where the digest will be. pin, when set, overrides the
+// pin of every manifests entry.
+func (st Stages) Release(ctx context.Context, cfg *project.Config, plan *Plan, pin string, rep *report.Report, dryRun bool) (*manifest.Changes, error) {
 	RecordPlan(plan, rep)
 	rep.DryRun = dryRun
-	targets, err := ManifestTargets(cfg, opts.Pin)
+	targets, err := ManifestTargets(cfg, pin)
 	if err != nil {
 		return nil, err
 	}
-	// Read and parse every manifest now, so that a broken file stops the
-	// release before anything is published.
 	var changes *manifest.Changes
 	if len(targets) > 0 {
 		images, err := BumpImages(rep)
 		if err != nil {
 			return nil, err
+		}
+		// The digest is known only after the build: stand in zeros, so
+		// that every pin mode can be checked and shown.
+		for i := range images {
+			if images[i].Digest == "" {
+				images[i].Digest = PlaceholderDigest
+			}
 		}
 		if changes, err = manifest.PlanTargets(ctx, targets, images); err != nil {
 			return nil, fmt.Errorf("reading manifests: %w", err)
@@ -46,26 +121,16 @@ func Release(ctx context.Context, cfg *project.Config, plan *Plan, opts Options,
 		return changes, nil
 	}
 
-	var signer *sign.Signer
-	var so sign.Options
-	if cfg.Sign != nil {
-		if signer, err = LoadSigner(ctx, cfg, opts); err != nil {
-			return nil, err
-		}
-		if so, err = SignOptions(cfg, plan, opts); err != nil {
+	var signer Signer
+	if st.OpenSigner != nil {
+		if signer, err = st.OpenSigner(ctx, plan); err != nil {
 			return nil, err
 		}
 	}
-	if err := rep.Time("build", func() error {
-		_, err := Build(ctx, cfg, plan, opts, rep)
-		return err
-	}); err != nil {
+	if err := rep.Time("build", func() error { return st.Build(ctx, plan, rep) }); err != nil {
 		return nil, err
 	}
-	if err := rep.Time("push", func() error {
-		_, err := Push(ctx, cfg, plan, opts, rep)
-		return err
-	}); err != nil {
+	if err := rep.Time("push", func() error { return st.Push(ctx, plan, rep) }); err != nil {
 		return nil, err
 	}
 	if signer != nil {
@@ -74,8 +139,7 @@ func Release(ctx context.Context, cfg *project.Config, plan *Plan, opts Options,
 			if err != nil {
 				return err
 			}
-			_, err = Sign(ctx, signer, targets, so, rep)
-			return err
+			return signer.Sign(ctx, targets, rep)
 		}); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,146 @@
+package release
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/slipway-build/slipway/internal/project"
+	"github.com/slipway-build/slipway/internal/tagging"
+)
+
+func parse(t *testing.T, yaml string) *project.Config {
+	t.Helper()
+	cfg, err := project.Parse("slipway.yaml", t.TempDir(), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+var facts = tagging.Facts{InRepo: true, Commit: "abcdef0123456789", ShortCommit: "abcdef0", Branch: "main"}
+
+func TestMakePlan(t *testing.T) {
+	cfg := parse(t, `
+registry: [registry.example.com:5000/team, mirror.example.com]
+tags: ["{{.ShortCommit}}", "{{.Branch}}", "{{.Version}}", "{{.ShortCommit}}"]
+images:
+  - name: web
+  - name: tools/worker
+    registry: localhost:5000
+    tags: [latest]
+`)
+	tests := []struct {
+		name string
+		opts PlanOptions
+		want []string
+		warn int
+	}{
+		{"all images", PlanOptions{}, []string{
+			"registry.example.com:5000/team/web:abcdef0", "registry.example.com:5000/team/web:main",
+			"mirror.example.com/web:abcdef0", "mirror.example.com/web:main",
+			"localhost:5000/tools/worker:latest",
+		}, 1},
+		{"one image", PlanOptions{Only: []string{"tools/worker"}}, []string{"localhost:5000/tools/worker:latest"}, 0},
+		{"registry override", PlanOptions{Only: []string{"web"}, Registries: []string{"other.example.com/x"}}, []string{
+			"other.example.com/x/web:abcdef0", "other.example.com/x/web:main",
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := MakePlan(cfg, facts, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, img := range plan.Images {
+				for _, r := range img.Refs {
+					got = append(got, r.String())
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("refs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if len(plan.Warnings) != tt.warn {
+				t.Errorf("warnings %q", plan.Warnings)
+			}
+		})
+	}
+}
+
+func TestMakePlanErrors(t *testing.T) {
+	cfg := parse(t, `
+registry: registry.example.com
+images:
+  - name: web
+    tags: ["{{.Version}}"]
+  - name: api
+    tags: ["{{.Branch}}/x"]
+`)
+	_, err := MakePlan(cfg, facts, PlanOptions{})
+	var ps *project.Problems
+	if !errors.As(err, &ps) || ps.ExitCode() != 2 || len(ps.Items) != 2 {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(ps.Items[0].Msg, "no tag") || ps.Items[0].Line != 4 {
+		t.Errorf("empty tags: %+v", ps.Items[0])
+	}
+	if !strings.Contains(ps.Items[1].Msg, "{{.Branch}}/x") {
+		t.Errorf("invalid tag: %+v", ps.Items[1])
+	}
+
+	_, err = MakePlan(cfg, facts, PlanOptions{Only: []string{"nope"}})
+	var unknown *UnknownImageError
+	if !errors.As(err, &unknown) || unknown.ExitCode() != 2 || !strings.Contains(err.Error(), "api, web") {
+		t.Errorf("unknown image: %v", err)
+	}
+	_, err = MakePlan(cfg, facts, PlanOptions{Registries: []string{"https://x.example.com"}})
+	var coded interface{ ExitCode() int }
+	if !errors.As(err, &coded) || coded.ExitCode() != 2 {
+		t.Errorf("bad --registry: %v", err)
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	tests := map[string]string{
+		"git@github.com:org/repo.git":                   "https://github.com/org/repo",
+		"https://user:token@gitlab.example.com/g/r.git": "https://gitlab.example.com/g/r",
+		"https://github.com/org/repo":                   "https://github.com/org/repo",
+		"ssh://git@host.example.com/org/repo.git":       "https://host.example.com/org/repo",
+		"/local/path": "",
+	}
+	for in, want := range tests {
+		if got := publicURL(in); got != want {
+			t.Errorf("publicURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRequestsCarryGitFacts(t *testing.T) {
+	cfg := parse(t, `
+registry: registry.example.com
+images:
+  - name: web
+    labels: {org.opencontainers.image.version: custom}
+    secrets: [{id: tok, env: TOKEN}]
+`)
+	f := facts
+	f.Version = "1.2.3"
+	plan, err := MakePlan(cfg, f, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := Requests(t.Context(), cfg, plan, Options{Getenv: func(k string) string {
+		return map[string]string{"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "org/repo"}[k]
+	}})
+	r := reqs[0]
+	if r.Annotations[annRevision] != f.Commit || r.Annotations[annVersion] != "1.2.3" || r.Annotations[annSource] != "https://github.com/org/repo" {
+		t.Errorf("annotations %v", r.Annotations)
+	}
+	if r.Labels[annVersion] != "custom" || r.Labels[annRevision] != f.Commit {
+		t.Errorf("labels %v (the user's label wins)", r.Labels)
+	}
+	if len(r.Secrets) != 1 || r.Secrets[0].Env != "TOKEN" {
+		t.Errorf("secrets %+v", r.Secrets)
+	}
+}
