@@ -24,12 +24,28 @@ type result struct {
 // slipway runs the binary in dir with extra environment.
 func slipway(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
+	r, err := runCmd(slipwayCmd(t, dir, env, args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// slipwayCmd is the command slipway runs, for tests that give it stdin,
+// signal it or swap the binary. A PATH in env replaces the default one.
+func slipwayCmd(t *testing.T, dir string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(testenv.Slipway(t), args...)
 	cmd.Dir = dir
 	// The tools that make tools builds (buildkitd, runc's wrapper...) are
 	// found in PATH, as they would be on a user's machine.
 	path := filepath.Join(testenv.RepoRoot(t), "bin") + string(os.PathListSeparator) + os.Getenv("PATH")
 	cmd.Env = append(append(os.Environ(), "PATH="+path), env...)
+	return cmd
+}
+
+// runCmd runs cmd to its end; only a failure to start it is an error.
+func runCmd(cmd *exec.Cmd) (result, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -38,9 +54,9 @@ func slipway(t *testing.T, dir string, env []string, args ...string) result {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatal(err)
+		return result{}, err
 	}
-	return result{stdout: out.String(), stderr: errb.String(), code: code}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}, nil
 }
 
 func git(t *testing.T, dir string, args ...string) string {

@@ -44,6 +44,9 @@ per image: name, digest, platforms.`,
 				err = rep.Time("build", func() error {
 					results, err := release.Build(ctx, cfg, plan, opts, rep)
 					for _, r := range results {
+						if r.Digest == "" {
+							continue // a build that failed or was cancelled
+						}
 						fmt.Fprintf(a.stdout, "%s %s %s\n", r.Name, r.Digest, strings.Join(r.Platforms, ","))
 					}
 					return err

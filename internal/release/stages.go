@@ -188,7 +188,11 @@ func PushOptions(cfg *project.Config, opts Options) pusher.Options {
 // references and records what was pushed in rep.
 func Push(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report) ([]pusher.Published, error) {
 	dir := opts.storeDir(cfg)
-	st, err := openExistingStore(dir)
+	first := "(any)"
+	if len(plan.Images) > 0 {
+		first = plan.Images[0].Name
+	}
+	st, err := openExistingStore(dir, first)
 	if err != nil {
 		return nil, err
 	}
@@ -225,9 +229,11 @@ func Push(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, re
 	return out, nil
 }
 
-func openExistingStore(dir string) (*store.Store, error) {
+// openExistingStore opens the store at dir; when there is none, image (the
+// first one wanted) is reported as not built.
+func openExistingStore(dir, image string) (*store.Store, error) {
 	if _, err := os.Stat(dir); err != nil {
-		return nil, &NotBuiltError{Image: "(any)", Store: dir}
+		return nil, &NotBuiltError{Image: image, Store: dir}
 	}
 	st, err := store.Open(dir)
 	if err != nil {
