@@ -51,7 +51,7 @@ per image: name, digest, platforms.`,
 					}
 					return err
 				})
-				return a.finishReport(rep, withBuilderHints(err))
+				return a.finishReport(rep, err)
 			}
 		},
 	})

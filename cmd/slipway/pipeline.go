@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/slipway-build/slipway/builder"
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/release"
 	"github.com/slipway-build/slipway/internal/report"
@@ -146,26 +145,6 @@ func (a *app) reportPathForOutputs() string {
 		return ""
 	}
 	return a.path(a.report)
-}
-
-// buildError adds BuildKit hints (missing buildkitd, runc...).
-type hintsError struct {
-	err   error
-	hints []string
-}
-
-func (e *hintsError) Error() string   { return e.err.Error() }
-func (e *hintsError) Unwrap() error   { return e.err }
-func (e *hintsError) Hints() []string { return e.hints }
-
-func withBuilderHints(err error) error {
-	if err == nil {
-		return nil
-	}
-	if hs := builder.Hints(err); len(hs) > 0 {
-		return &hintsError{err: err, hints: hs}
-	}
-	return err
 }
 
 // printPushed prints REF@DIGEST lines for a report's images.

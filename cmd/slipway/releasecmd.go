@@ -64,7 +64,7 @@ signs and writes nothing. Prints REF@DIGEST per reference.`,
 				}
 				a.printPushed(rep)
 				a.summarize(rep)
-				return a.finishReport(rep, withBuilderHints(withPushHint(signHint(err))))
+				return a.finishReport(rep, withPushHint(signHint(err)))
 			}
 		},
 	})
