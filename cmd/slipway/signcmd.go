@@ -60,7 +60,7 @@ signature reference per line.`,
 				} else if err := release.Resolve(ctx, cfg, plan, opts, rep); err != nil {
 					return a.finishReport(rep, withPushHint(err))
 				}
-				targets, err := release.SignTargets(rep)
+				targets, err := release.SignTargets(rep, release.PushOptions(cfg, opts).InsecureRegistries)
 				if err != nil {
 					return err
 				}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/tagging"
 )
@@ -142,5 +144,27 @@ images:
 	}
 	if len(r.Secrets) != 1 || r.Secrets[0].Env != "TOKEN" {
 		t.Errorf("secrets %+v", r.Secrets)
+	}
+}
+
+func TestNameOptionsInsecure(t *testing.T) {
+	insecure := []string{"registry.internal:5000", "cache.internal"}
+	tests := []struct {
+		ref, scheme string
+	}{
+		{"registry.internal:5000/team/web@sha256:1111111111111111111111111111111111111111111111111111111111111111", "http"},
+		{"cache.internal:8443/web:1", "http"},
+		{"registry.internal:6000/web:1", "https"},
+		{"registry.example.com/web:1", "https"},
+		{"127.0.0.1:5000/web:1", "http"},
+	}
+	for _, tt := range tests {
+		r, err := name.ParseReference(tt.ref, nameOptions(insecure, tt.ref)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Context().Scheme(); got != tt.scheme {
+			t.Errorf("%s: scheme %s, want %s", tt.ref, got, tt.scheme)
+		}
 	}
 }

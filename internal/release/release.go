@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -78,7 +79,8 @@ func (c *cosignSigner) Sign(ctx context.Context, targets []SignTarget, rep *repo
 // Release runs plan → build → push → sign → bump with the real stages.
 // See Stages.Release.
 func Release(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report, dryRun bool) (*manifest.Changes, error) {
-	return DefaultStages(cfg, opts).Release(ctx, cfg, plan, opts.Pin, rep, dryRun)
+	insecure := PushOptions(cfg, opts).InsecureRegistries
+	return DefaultStages(cfg, opts).release(ctx, cfg, plan, opts.Pin, insecure, rep, dryRun)
 }
 
 // Release runs plan → build → push → sign → bump. Manifests are written
@@ -91,6 +93,10 @@ func Release(ctx context.Context, cfg *project.Config, plan *Plan, opts Options,
 // PlaceholderDigest where the digest will be. pin, when set, overrides the
 // pin of every manifests entry.
 func (st Stages) Release(ctx context.Context, cfg *project.Config, plan *Plan, pin string, rep *report.Report, dryRun bool) (*manifest.Changes, error) {
+	return st.release(ctx, cfg, plan, pin, nil, rep, dryRun)
+}
+
+func (st Stages) release(ctx context.Context, cfg *project.Config, plan *Plan, pin string, insecure []string, rep *report.Report, dryRun bool) (*manifest.Changes, error) {
 	RecordPlan(plan, rep)
 	rep.DryRun = dryRun
 	targets, err := ManifestTargets(cfg, pin)
@@ -135,7 +141,7 @@ func (st Stages) Release(ctx context.Context, cfg *project.Config, plan *Plan, p
 	}
 	if signer != nil {
 		if err := rep.Time("sign", func() error {
-			targets, err := SignTargets(rep)
+			targets, err := SignTargets(rep, insecure)
 			if err != nil {
 				return err
 			}
@@ -165,14 +171,15 @@ func (st Stages) Release(ctx context.Context, cfg *project.Config, plan *Plan, p
 }
 
 // SignTargets are the pushed digests of rep's images, in their primary
-// repository.
-func SignTargets(rep *report.Report) ([]SignTarget, error) {
+// repository; registries in insecure are reached over plain HTTP.
+func SignTargets(rep *report.Report, insecure []string) ([]SignTarget, error) {
 	var out []SignTarget
 	for _, img := range rep.Images {
 		if img.Digest == "" || img.Repository == "" {
 			continue
 		}
-		d, err := name.NewDigest(img.Repository + "@" + img.Digest)
+		s := img.Repository + "@" + img.Digest
+		d, err := name.NewDigest(s, nameOptions(insecure, s)...)
 		if err != nil {
 			return nil, fmt.Errorf("report: image %s: %w", img.Name, err)
 		}
@@ -191,8 +198,12 @@ func Resolve(ctx context.Context, cfg *project.Config, plan *Plan, opts Options,
 		return err
 	}
 	ro = append(ro, remote.WithContext(ctx))
+	insecure := PushOptions(cfg, opts).InsecureRegistries
 	for _, img := range plan.Images {
-		ref := img.Primary()
+		ref, err := name.NewTag(img.Primary().String(), nameOptions(insecure, img.Primary().String())...)
+		if err != nil {
+			return fmt.Errorf("resolving %s: %w", img.Primary(), err)
+		}
 		desc, err := remote.Head(ref, ro...)
 		if err != nil {
 			return fmt.Errorf("resolving %s: %w", ref, err)
@@ -237,4 +248,22 @@ func PlanFromReport(cfg *project.Config, rep *report.Report, only []string) (*Pl
 		plan.Images = append(plan.Images, pi)
 	}
 	return plan, nil
+}
+
+// nameOptions parse ref so that go-containerregistry reaches its registry
+// over plain HTTP when it is listed in insecure (host or host:port), as
+// the pusher does; loopback registries need no listing.
+func nameOptions(insecure []string, ref string) []name.Option {
+	r, err := name.ParseReference(ref, name.WeakValidation)
+	if err != nil {
+		return nil
+	}
+	host := r.Context().RegistryStr()
+	hostOnly, _, _ := strings.Cut(host, ":")
+	for _, h := range insecure {
+		if strings.EqualFold(h, host) || strings.EqualFold(h, hostOnly) {
+			return []name.Option{name.Insecure}
+		}
+	}
+	return nil
 }

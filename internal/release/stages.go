@@ -303,7 +303,7 @@ func SignOptions(cfg *project.Config, plan *Plan, opts Options) (sign.Options, e
 		repo = cfg.Sign.Repository
 	}
 	if repo != "" {
-		r, err := name.NewRepository(repo)
+		r, err := name.NewRepository(repo, nameOptions(PushOptions(cfg, opts).InsecureRegistries, repo+":x")...)
 		if err != nil {
 			return so, fmt.Errorf("signature repository %q: %w", repo, err)
 		}
