@@ -243,33 +243,11 @@ func newCommandFlags(c command, g *globals) *pflag.FlagSet {
 }
 
 func closestCommand(s string) string {
-	best, bestDist := "", 3
+	names := make([]string, 0, len(commands))
 	for n := range commands {
-		if d := editDistance(s, n); d < bestDist {
-			best, bestDist = n, d
-		}
+		names = append(names, n)
 	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return project.Suggest(s, names)
 }
 
 func sortedCommands() []command {
@@ -386,6 +364,16 @@ func hints(err error) []string {
 	walk(err)
 	return out
 }
+
+// hintError adds advice, printed on a hint: line, to an error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+func (e *hintError) Hint() string  { return e.hint }
 
 // exitError carries an exit code with a message, for commands whose
 // failure is an answer (verify, bump --check) rather than a breakdown.

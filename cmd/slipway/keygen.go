@@ -53,16 +53,6 @@ func (a *app) passFunc() sign.PassFunc {
 	return sign.PasswordFromEnvOrTerminal(a.lookupEnv, stdin, a.stderr)
 }
 
-// signHintError adds advice to an error from the sign package.
-type signHintError struct {
-	err  error
-	hint string
-}
-
-func (e *signHintError) Error() string { return e.err.Error() }
-func (e *signHintError) Unwrap() error { return e.err }
-func (e *signHintError) Hint() string  { return e.hint }
-
 // signHint attaches the advice that fits err, if any.
 func signHint(err error) error {
 	var h string
@@ -80,5 +70,5 @@ func signHint(err error) error {
 	default:
 		return err
 	}
-	return &signHintError{err: err, hint: h}
+	return &hintError{err: err, hint: h}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -154,12 +153,6 @@ func (a *app) printPushed(rep *report.Report) {
 			fmt.Fprintln(a.stdout, p)
 		}
 	}
-}
-
-// isTerminalStdin reports whether a password prompt is possible.
-func (a *app) isTerminalStdin() bool {
-	f, ok := a.stdin.(*os.File)
-	return ok && isTerminal(f)
 }
 
 func plural(n int, word string) string {

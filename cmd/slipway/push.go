@@ -78,21 +78,12 @@ func (a *app) planOrReport(ctx context.Context, only, registries []string, from 
 	return cfg, plan, prev, nil
 }
 
-type pushHintError struct {
-	err  error
-	hint string
-}
-
-func (e *pushHintError) Error() string { return e.err.Error() }
-func (e *pushHintError) Unwrap() error { return e.err }
-func (e *pushHintError) Hint() string  { return e.hint }
-
 func withPushHint(err error) error {
 	if err == nil {
 		return nil
 	}
 	if h := pusher.Hint(err); h != "" {
-		return &pushHintError{err: err, hint: h}
+		return &hintError{err: err, hint: h}
 	}
 	return err
 }

@@ -130,7 +130,7 @@ func (a *app) verify(ctx context.Context, args []string, vf verifyFlags) error {
 
 	v, err := sign.LoadVerifier(ctx, keyRef)
 	if err != nil {
-		return &signHintError{err: err, hint: "give the public key with --key (a cosign.pub file or a KMS URI)"}
+		return &hintError{err: err, hint: "give the public key with --key (a cosign.pub file or a KMS URI)"}
 	}
 	var failed []string
 	for _, ref := range refs {

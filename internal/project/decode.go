@@ -196,7 +196,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where string) {
 		idx, ok := fields[k.Value]
 		if !ok {
 			msg := fmt.Sprintf("%s: unknown field %q", where, k.Value)
-			if s := suggest(k.Value, known); s != "" {
+			if s := Suggest(k.Value, known); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			d.addf(k, "%s", msg)
@@ -292,8 +292,9 @@ func join(where, key string) string {
 	return where + "." + key
 }
 
-// suggest returns the known name closest to s when it is a likely typo.
-func suggest(s string, known []string) string {
+// Suggest returns the known name closest to s when it is a likely typo
+// (at most two edits away), else "".
+func Suggest(s string, known []string) string {
 	best, bestDist := "", 3
 	sort.Strings(known)
 	for _, k := range known {

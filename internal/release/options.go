@@ -62,11 +62,6 @@ func (o Options) storeDir(cfg *project.Config) string {
 	return filepath.Join(cfg.Dir, ".slipway", "store")
 }
 
-// StorePath is where the store of cfg lives, given an override (may be "").
-func StorePath(cfg *project.Config, override string) string {
-	return Options{StoreDir: override}.storeDir(cfg)
-}
-
 // sourceURL is the org.opencontainers.image.source of the project: the
 // CI's repository URL, else the git remote "origin" as an https URL.
 func sourceURL(ctx context.Context, dir string, getenv func(string) string) string {

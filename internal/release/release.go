@@ -193,14 +193,14 @@ func SignTargets(rep *report.Report, insecure []string) ([]SignTarget, error) {
 // without a report.
 func Resolve(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report) error {
 	RecordPlan(plan, rep)
-	ro, err := pusher.RemoteOptions(PushOptions(cfg, opts))
+	po := PushOptions(cfg, opts)
+	ro, err := pusher.RemoteOptions(po)
 	if err != nil {
 		return err
 	}
 	ro = append(ro, remote.WithContext(ctx))
-	insecure := PushOptions(cfg, opts).InsecureRegistries
 	for _, img := range plan.Images {
-		ref, err := name.NewTag(img.Primary().String(), nameOptions(insecure, img.Primary().String())...)
+		ref, err := name.NewTag(img.Primary().String(), nameOptions(po.InsecureRegistries, img.Primary().String())...)
 		if err != nil {
 			return fmt.Errorf("resolving %s: %w", img.Primary(), err)
 		}
