@@ -20,6 +20,9 @@ import (
 type Target struct {
 	Files   []string
 	Options Options
+	// Skipped are the Helm chart templates folders that Discover left
+	// out of the folders it walked.
+	Skipped []string
 }
 
 // FileChange is the plan for one file.

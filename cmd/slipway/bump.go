@@ -29,7 +29,7 @@ A reference matches when its repository is the new one's, whatever its tag
 or digest. New values come from --set REPO=REF (no slipway.yaml needed),
 from a report (--from), or else from what the registry holds for the
 project's plan. PATHs are files, folders (*.yaml, *.yml, *.json, recursive)
-and globs; without PATHs, the manifests of slipway.yaml. All files are
+and globs (a Helm chart's templates/ folder is skipped); without PATHs, the manifests of slipway.yaml. All files are
 read and checked before any is written; each is replaced whole.`,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
@@ -64,6 +64,7 @@ read and checked before any is written; each is replaced whole.`,
 				if err != nil {
 					return err
 				}
+				a.debugSkipped(targets)
 				changes, err := manifest.PlanTargets(ctx, targets, images)
 				if err != nil {
 					return fmt.Errorf("reading manifests: %w", err)
@@ -236,15 +237,24 @@ func (a *app) bumpTargets(cfg *project.Config, paths []string, pin string) ([]ma
 	for i, p := range paths {
 		abs[i] = a.path(p)
 	}
-	files, err := manifest.Files(abs)
-	if err != nil {
-		return nil, err
-	}
 	mp, err := manifest.ParsePin(pin)
 	if err != nil {
 		return nil, a.usagef("--pin: %v", err)
 	}
-	return []manifest.Target{{Files: files, Options: manifest.Options{Pin: mp}}}, nil
+	t, err := manifest.Discover(manifest.Source{Paths: abs, Options: manifest.Options{Pin: mp}})
+	if err != nil {
+		return nil, err
+	}
+	return []manifest.Target{t}, nil
+}
+
+// debugSkipped names the chart templates folders the walk left out.
+func (a *app) debugSkipped(targets []manifest.Target) {
+	for _, t := range targets {
+		for _, d := range t.Skipped {
+			a.debugf("skipping %s: Helm chart templates (values.yaml is bumped through rules:)", a.rel(d))
+		}
+	}
 }
 
 // printRewritten writes every file's new bytes, YAML documents separated.

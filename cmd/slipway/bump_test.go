@@ -625,3 +625,47 @@ func TestBumpChdir(t *testing.T) {
 		})
 	}
 }
+
+// TestBumpHelmChart: a chart inside a walked folder has its templates
+// skipped (one debug line) and its values bumped by rules; a template named
+// on the command line is refused with a hint.
+func TestBumpHelmChart(t *testing.T) {
+	dir := bumpFixture(t, false)
+	tmpl := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n"
+	for name, content := range map[string]string{
+		"deploy/charts/web/Chart.yaml":          "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+		"deploy/charts/web/values.yaml":         "image:\n  repository: " + bumpTestRepo + "\n  tag: 1.0.0\n",
+		"deploy/charts/web/templates/web.yaml":  tmpl,
+		"deploy/charts/web/templates/_help.tpl": "{{- define \"x\" -}}{{- end -}}\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := readTree(t, dir)
+	code, stdout, stderr := runBump(t, "-C", dir, "--debug", "bump", "--set", bumpTestRepo+"="+bumpTestRepo+":2.0.0", "deploy")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if n := strings.Count(stderr, "skipping deploy/charts/web/templates: Helm chart templates"); n != 1 {
+		t.Errorf("stderr names the skipped templates %d times, want once:\n%s", n, stderr)
+	}
+	if strings.Contains(stdout, "templates") {
+		t.Errorf("a template was bumped:\n%s", stdout)
+	}
+	if got := readTree(t, dir)["deploy/charts/web/templates/web.yaml"]; got != tmpl {
+		t.Errorf("template changed:\n%s", got)
+	}
+	if got := readTree(t, dir)["deploy/web.yaml"]; got == before["deploy/web.yaml"] {
+		t.Errorf("deploy/web.yaml was not bumped")
+	}
+
+	code, stdout, stderr = runBump(t, "-C", dir, "bump", "--set", bumpTestRepo+"="+bumpTestRepo+":3.0.0", "deploy/charts/web/templates/web.yaml")
+	if code != 1 || !strings.Contains(stderr, "deploy/charts/web/templates/web.yaml: a Helm chart template") || !strings.Contains(stderr, "rules:") {
+		t.Errorf("named template: exit %d, stderr %q; want 1 and a hint at rules:", code, stderr)
+	}
+}

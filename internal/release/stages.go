@@ -361,16 +361,6 @@ func BumpImages(rep *report.Report) ([]manifest.Image, error) {
 func ManifestTargets(cfg *project.Config, pin string) ([]manifest.Target, error) {
 	var targets []manifest.Target
 	for i, m := range cfg.Manifests {
-		var files []string
-		if m.Kustomization != "" {
-			files = []string{m.Kustomization}
-		} else {
-			fs, err := manifest.Files(m.Paths)
-			if err != nil {
-				return nil, fmt.Errorf("%s: manifests[%d]: %w", cfg.File, i, err)
-			}
-			files = fs
-		}
 		p := m.Pin
 		if pin != "" {
 			p = pin
@@ -383,7 +373,11 @@ func ManifestTargets(cfg *project.Config, pin string) ([]manifest.Target, error)
 		for _, r := range m.Rules {
 			opts.Rules = append(opts.Rules, manifest.Rule{Image: r.Image, Repository: r.Repository, Tag: r.Tag, Digest: r.Digest})
 		}
-		targets = append(targets, manifest.Target{Files: files, Options: opts})
+		t, err := manifest.Discover(manifest.Source{Paths: m.Paths, Kustomization: m.Kustomization, Options: opts})
+		if err != nil {
+			return nil, fmt.Errorf("%s: manifests[%d]: %w", cfg.File, i, err)
+		}
+		targets = append(targets, t)
 	}
 	return targets, nil
 }
