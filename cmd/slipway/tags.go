@@ -23,7 +23,7 @@ order, registries primary first, tags in template order.`,
 			asJSON := fs.Bool("json", false, "print the plan as a JSON document")
 			registries := fs.StringArray("registry", nil, "push to `REG` instead of the project's registries (repeatable)")
 			return func(ctx context.Context, a *app, args []string) error {
-				plan, err := a.plan(ctx, args, *registries)
+				plan, err := a.plan(ctx, args, *registries, *asJSON)
 				if err != nil {
 					return err
 				}
@@ -41,18 +41,25 @@ order, registries primary first, tags in template order.`,
 	})
 }
 
-// plan loads the project and renders the plan, printing its warnings.
-func (a *app) plan(ctx context.Context, only, registries []string) (*release.Plan, error) {
+// plan loads the project and renders the plan, printing its warnings;
+// dirty asks for the work tree's status even when no tag depends on it.
+func (a *app) plan(ctx context.Context, only, registries []string, dirty bool) (*release.Plan, error) {
 	cfg, err := a.loadProject()
 	if err != nil {
 		return nil, err
 	}
-	return a.planFor(ctx, cfg, only, registries)
+	return a.planWith(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, RecordDirty: dirty})
 }
 
-// planFor renders the plan of a loaded project, printing its warnings.
+// planFor renders the plan of a loaded project, printing its warnings. The
+// work tree's status is read when a tag depends on it or a report records it.
 func (a *app) planFor(ctx context.Context, cfg *project.Config, only, registries []string) (*release.Plan, error) {
-	plan, err := release.PlanProject(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, Getenv: a.getenv})
+	return a.planWith(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, RecordDirty: a.report != ""})
+}
+
+func (a *app) planWith(ctx context.Context, cfg *project.Config, opts release.PlanOptions) (*release.Plan, error) {
+	opts.Getenv = a.getenv
+	plan, err := release.PlanProject(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}

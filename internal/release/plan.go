@@ -49,6 +49,10 @@ type PlanOptions struct {
 	Registries []string
 	// Getenv is the environment for templates; os.Getenv when nil.
 	Getenv func(string) string
+	// RecordDirty makes PlanProject read the work tree's status even when no
+	// tag template depends on it, for a record of the run (false: only when
+	// a template needs it).
+	RecordDirty bool
 }
 
 // UnknownImageError names an image that the project does not declare.
@@ -155,13 +159,33 @@ func (e *usageErr) Unwrap() error { return e.error }
 func (e *usageErr) ExitCode() int { return 2 }
 
 // PlanProject reads the git facts of the project folder and makes the plan.
+// git runs once for the facts of HEAD, and once more for the work tree's
+// status only when a tag template depends on it or opts.RecordDirty asks.
 func PlanProject(ctx context.Context, cfg *project.Config, opts PlanOptions) (*Plan, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	facts, err := tagging.GitFacts(ctx, cfg.Dir, opts.Getenv)
+	selected, err := Select(cfg, opts.Only)
+	if err != nil {
+		return nil, err
+	}
+	var templates []string
+	for _, img := range selected {
+		if t := cfg.TagsFor(img); len(t) > 0 {
+			templates = append(templates, t...)
+		} else {
+			templates = append(templates, tagging.DefaultTemplates...)
+		}
+	}
+	need := tagging.TemplateNeeds(templates)
+	facts, err := tagging.HeadFacts(ctx, cfg.Dir, opts.Getenv, need.Describe)
 	if err != nil {
 		return nil, fmt.Errorf("reading git facts of %s: %w", cfg.Dir, err)
+	}
+	if facts.Commit != "" && (need.Dirty || opts.RecordDirty) {
+		if facts.Dirty, err = tagging.WorkTreeDirty(ctx, cfg.Dir); err != nil {
+			return nil, fmt.Errorf("reading git facts of %s: %w", cfg.Dir, err)
+		}
 	}
 	return MakePlan(cfg, facts, opts)
 }

@@ -7,22 +7,43 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// GitFacts reads the facts of the git work tree that contains dir by running
-// the git command. getenv looks up the CI variables (branch on a detached
-// HEAD, build number); nil means os.Getenv. git itself runs with the process
-// environment.
+// GitFacts reads every fact of the git work tree that contains dir: the
+// facts of HEAD (see [HeadFacts], Describe included) and, in a repository
+// with commits, Dirty (see [WorkTreeDirty]). It costs two git processes; a
+// caller that knows which facts it needs calls those two itself.
+func GitFacts(ctx context.Context, dir string, getenv func(string) string) (Facts, error) {
+	f, err := HeadFacts(ctx, dir, getenv, true)
+	if err != nil || f.Commit == "" {
+		return f, err
+	}
+	if f.Dirty, err = WorkTreeDirty(ctx, dir); err != nil {
+		return Facts{}, err
+	}
+	return f, nil
+}
+
+// HeadFacts reads the facts of HEAD in the git work tree that contains dir
+// (commit, commit time, branch, tags and version) with one git process, and
+// the build number from the CI environment. Describe is read only when
+// describe is true, because it makes git walk the history for the nearest
+// tag. Dirty is never read here: it needs git status over the work tree,
+// which [WorkTreeDirty] runs. getenv looks up the CI variables (branch on a
+// detached HEAD, build number); nil means os.Getenv. git itself runs with
+// the process environment.
 //
 // Outside a git work tree (or in a bare repository) it returns Facts with
 // InRepo false, only BuildNumber set, and no error. In a repository without
 // commits InRepo is true and the commit facts are empty. When the git
 // program is missing the error wraps exec.ErrNotFound, so a caller may treat
 // that case as "no git facts" if it wishes.
-func GitFacts(ctx context.Context, dir string, getenv func(string) string) (Facts, error) {
+func HeadFacts(ctx context.Context, dir string, getenv func(string) string, describe bool) (Facts, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -32,75 +53,183 @@ func GitFacts(ctx context.Context, dir string, getenv func(string) string) (Fact
 	}
 	g := git{dir: dir}
 
-	inside, err := g.run(ctx, "rev-parse", "--is-inside-work-tree")
+	// One line, NUL-separated: commit, committer time, the refs at HEAD, and
+	// with describe the nearest tag and the abbreviated hash. The explicit
+	// --decorate-refs override the user's log.excludeDecoration.
+	format := "%H%x00%ct%x00%D"
+	if describe {
+		format += "%x00%(describe:tags=true)%x00%h"
+	}
+	out, err := g.run(ctx, "log", "-1", "--no-show-signature", "--format="+format,
+		"--decorate-refs=HEAD", "--decorate-refs=refs/heads/", "--decorate-refs=refs/tags/", "HEAD", "--")
 	if err != nil {
 		var ge *gitError
-		if errors.As(err, &ge) && strings.Contains(ge.stderr, "not a git repository") {
+		if !errors.As(err, &ge) {
+			return wrap(err)
+		}
+		if strings.Contains(ge.stderr, "not a git repository") {
 			return f, nil
 		}
+		// The rare cases (no commit yet, a bare repository) are told apart
+		// by asking git directly.
+		return noHead(ctx, g, f, err, wrap)
+	}
+	inside, err := insideWorkTree(ctx, g)
+	if err != nil {
 		return wrap(err)
 	}
-	if inside != "true" { // inside .git or a bare repository: no work tree to build from
+	if !inside { // inside .git or a bare repository: no work tree to build from
 		return f, nil
 	}
 	f.InRepo = true
 
-	commit, err := g.run(ctx, "rev-parse", "-q", "--verify", "HEAD^{commit}")
-	if err != nil {
-		var ge *gitError
-		if errors.As(err, &ge) && ge.code == 1 { // no commit yet
-			return f, nil
-		}
-		return wrap(err)
+	fields := strings.Split(out, "\x00")
+	if want := 3 + 2*btoi(describe); len(fields) != want {
+		return wrap(fmt.Errorf("unexpected git log output %q", out))
 	}
-	f.Commit = commit
-	f.ShortCommit = commit[:min(7, len(commit))]
-
-	ct, err := g.run(ctx, "show", "-s", "--no-show-signature", "--format=%ct", commit)
+	f.Commit = fields[0]
+	f.ShortCommit = f.Commit[:min(7, len(f.Commit))]
+	secs, err := strconv.ParseInt(fields[1], 10, 64)
 	if err != nil {
-		return wrap(err)
-	}
-	secs, err := strconv.ParseInt(ct, 10, 64)
-	if err != nil {
-		return wrap(fmt.Errorf("commit time %q: %w", ct, err))
+		return wrap(fmt.Errorf("commit time %q: %w", fields[1], err))
 	}
 	f.CommitTime = time.Unix(secs, 0).UTC()
 	f.Date = f.CommitTime.Format("20060102")
 	f.Timestamp = strconv.FormatInt(secs, 10)
 
-	branch, err := g.run(ctx, "symbolic-ref", "-q", "--short", "HEAD")
-	if err != nil {
-		var ge *gitError
-		if !errors.As(err, &ge) || ge.code != 1 { // 1 means detached
-			return wrap(err)
-		}
+	branch, tags := parseDecorations(fields[2])
+	if branch == "" {
 		branch = ciBranch(getenv)
 	}
 	f.Branch = SafeTag(branch)
-
-	tags, err := g.run(ctx, "tag", "--no-column", "--sort=refname", "--points-at", "HEAD")
-	if err != nil {
-		return wrap(err)
-	}
-	tag, sv, isSemver := pickTag(strings.Fields(tags))
+	tag, sv, isSemver := pickTag(tags)
 	f.Tag = tagSafe(tag)
 	if isSemver {
 		f.Version = tagSafe(sv.version)
 		f.Major, f.Minor, f.Patch, f.Prerelease = sv.major, sv.minor, sv.patch, SafeTag(sv.pre)
 	}
-
-	describe, err := g.run(ctx, "describe", "--tags", "--always")
-	if err != nil {
-		return wrap(err)
+	if describe {
+		d := fields[3]
+		if d == "" { // no tag reachable: `git describe --always` gives the abbreviated hash
+			d = fields[4]
+		}
+		f.Describe = tagSafe(d)
 	}
-	f.Describe = tagSafe(describe)
-
-	status, err := g.run(ctx, "status", "--porcelain", "--untracked-files=normal")
-	if err != nil {
-		return wrap(err)
-	}
-	f.Dirty = status != ""
 	return f, nil
+}
+
+// noHead explains a failed `git log HEAD` in a repository: no commit yet
+// (InRepo true, no commit facts), a bare repository (InRepo false), or a
+// real error (logErr).
+func noHead(ctx context.Context, g git, f Facts, logErr error, wrap func(error) (Facts, error)) (Facts, error) {
+	inside, err := g.run(ctx, "rev-parse", "--is-inside-work-tree")
+	if err != nil {
+		return wrap(err)
+	}
+	if inside != "true" {
+		return f, nil
+	}
+	if _, err := g.run(ctx, "rev-parse", "-q", "--verify", "HEAD^{commit}"); err != nil {
+		var ge *gitError
+		if errors.As(err, &ge) && ge.code == 1 { // no commit yet
+			f.InRepo = true
+			return f, nil
+		}
+		return wrap(err)
+	}
+	return wrap(logErr)
+}
+
+// insideWorkTree reports whether g.dir, where git found a repository, is in
+// its work tree rather than in a git directory (.git itself, a bare
+// repository). The usual layout is recognised without a process: walking up
+// from the folder, a .git entry comes before any folder that is a git
+// directory. Anything else (GIT_DIR or GIT_WORK_TREE set, a core.worktree
+// elsewhere) is left to `git rev-parse`.
+func insideWorkTree(ctx context.Context, g git) (bool, error) {
+	if os.Getenv("GIT_DIR") == "" && os.Getenv("GIT_WORK_TREE") == "" {
+		if d, err := filepath.Abs(g.dir); err == nil {
+			for {
+				// git's own order: d/.git first, then d itself.
+				if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+					if !hasWorkTreeElsewhere(d) {
+						return true, nil
+					}
+					break
+				}
+				if isGitDir(d) {
+					return false, nil
+				}
+				parent := filepath.Dir(d)
+				if parent == d {
+					break
+				}
+				d = parent
+			}
+		}
+	}
+	inside, err := g.run(ctx, "rev-parse", "--is-inside-work-tree")
+	return inside == "true", err
+}
+
+// isGitDir reports whether d looks like a git directory to git's discovery:
+// a HEAD file next to objects/ and refs/.
+func isGitDir(d string) bool {
+	for _, p := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(d, p)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// hasWorkTreeElsewhere reports whether the repository at d/.git declares
+// itself bare or names another work tree in its config, which only git can
+// then resolve.
+func hasWorkTreeElsewhere(d string) bool {
+	b, err := os.ReadFile(filepath.Join(d, ".git", "config"))
+	if err != nil {
+		return false // a .git file (worktree, submodule) or no config: the usual case
+	}
+	s := strings.ToLower(string(b))
+	return strings.Contains(s, "worktree") || strings.Contains(s, "bare = true") || strings.Contains(s, "bare=true")
+}
+
+// parseDecorations splits git's %D of HEAD ("HEAD -> main, tag: v1, tag: v2,
+// other") into the checked-out branch ("" when detached) and the tags at
+// HEAD, sorted by name. Ref names cannot hold spaces, so ", " separates.
+func parseDecorations(s string) (branch string, tags []string) {
+	if s == "" {
+		return "", nil
+	}
+	for _, d := range strings.Split(s, ", ") {
+		if b, ok := strings.CutPrefix(d, "HEAD -> "); ok {
+			branch = b
+		} else if t, ok := strings.CutPrefix(d, "tag: "); ok {
+			tags = append(tags, t)
+		}
+	}
+	sort.Strings(tags)
+	return branch, tags
+}
+
+// WorkTreeDirty reports whether the git work tree that contains dir has
+// uncommitted changes, untracked files included (they reach a build
+// context); ignored files do not count. It runs git status over the whole
+// work tree, so callers ask only when a tag or a record depends on it.
+func WorkTreeDirty(ctx context.Context, dir string) (bool, error) {
+	status, err := git{dir: dir}.run(ctx, "status", "--porcelain", "--untracked-files=normal")
+	if err != nil {
+		return false, fmt.Errorf("reading git status in %s: %w", dir, err)
+	}
+	return status != "", nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // tagSafe keeps semver build metadata readable ("+" → "_") before SafeTag.

@@ -436,3 +436,107 @@ func TestGitFactsRender(t *testing.T) {
 		}
 	})
 }
+
+// countGit puts a git on PATH that logs each run to the returned file and
+// runs the real git.
+func countGit(t *testing.T) (count func() int) {
+	t.Helper()
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	log := filepath.Join(bin, "runs")
+	script := "#!/bin/sh\necho \"$*\" >>" + log + "\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return func() int {
+		b, err := os.ReadFile(log)
+		if os.IsNotExist(err) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(string(b), "\n")
+		os.Remove(log)
+		return n
+	}
+}
+
+func TestHeadFactsOneProcess(t *testing.T) {
+	needGit(t)
+	r := newRepo(t)
+	full, err := GitFacts(context.Background(), r.dir, envMap())
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := countGit(t)
+	for _, describe := range []bool{false, true} {
+		got, err := HeadFacts(context.Background(), r.dir, envMap(), describe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := full
+		want.Dirty = false
+		if !describe {
+			want.Describe = ""
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("HeadFacts(describe=%v):\n got %+v\nwant %+v", describe, got, want)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("HeadFacts(describe=%v) ran git %d times, want 1", describe, n)
+		}
+	}
+	if _, err := HeadFacts(context.Background(), t.TempDir(), envMap(), true); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("HeadFacts outside a repository ran git %d times, want 1", n)
+	}
+	r.write("new.txt", "x")
+	if dirty, err := WorkTreeDirty(context.Background(), r.dir); err != nil || !dirty {
+		t.Errorf("WorkTreeDirty with an untracked file = %v, %v; want true", dirty, err)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("WorkTreeDirty ran git %d times, want 1", n)
+	}
+}
+
+// The user's git configuration must not hide the refs at HEAD, and ref
+// names may hold commas.
+func TestHeadFactsDecorations(t *testing.T) {
+	needGit(t)
+	r := newRepo(t)
+	r.git(nil, "switch", "-q", "-c", "fix,2")
+	r.git(nil, "config", "log.excludeDecoration", "refs/tags/")
+	r.git(nil, "config", "--add", "log.excludeDecoration", "HEAD")
+	r.git(nil, "config", "log.showSignature", "true")
+	f, err := HeadFacts(context.Background(), r.dir, envMap(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Branch != "fix-2" || f.Tag != "v2.0.0-rc.1" || f.Version != "2.0.0-rc.1" {
+		t.Errorf("got branch %q, tag %q, version %q; want fix-2, v2.0.0-rc.1, 2.0.0-rc.1", f.Branch, f.Tag, f.Version)
+	}
+}
+
+// Inside .git or a bare repository git finds a repository but no work tree.
+func TestHeadFactsInsideGitDir(t *testing.T) {
+	needGit(t)
+	r := newRepo(t)
+	bare := filepath.Join(t.TempDir(), "bare.git")
+	r.git(nil, "clone", "-q", "--bare", r.dir, bare)
+	for _, dir := range []string{filepath.Join(r.dir, ".git"), filepath.Join(r.dir, ".git/objects"), bare} {
+		f, err := HeadFacts(context.Background(), dir, envMap(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.InRepo || f.Commit != "" {
+			t.Errorf("%s: got %+v, want no git facts", dir, f)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package release
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipway-build/slipway/internal/project"
+)
+
+// gitRepo makes a repository with one commit and an untracked file, so the
+// work tree is dirty, isolated from the user's git configuration.
+func gitRepo(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("SLIPWAY_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("git is required: %v", err)
+		}
+		t.Skipf("git not installed: %v", err)
+	}
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "a"},
+	} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "untracked"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// The work tree's status is read only when a tag depends on it or the run
+// records it; tags that name the commit get the dirty suffix.
+func TestPlanProjectReadsStatusWhenNeeded(t *testing.T) {
+	dir := gitRepo(t)
+	tests := []struct {
+		tags        string
+		record      bool
+		wantDirty   bool
+		wantTagPart string
+	}{
+		{tags: "[fixed]", wantDirty: false, wantTagPart: "fixed"},
+		{tags: "[fixed]", record: true, wantDirty: true, wantTagPart: "fixed"},
+		{tags: "['{{.ShortCommit}}']", wantDirty: true, wantTagPart: "-dirty"},
+		{tags: "['{{.Branch}}']", wantDirty: false, wantTagPart: "main"},
+	}
+	for _, tt := range tests {
+		cfg, err := project.Parse("slipway.yaml", dir, []byte("registry: r.example.com\ntags: "+tt.tags+"\nimages:\n  - name: app\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := PlanProject(context.Background(), cfg, PlanOptions{RecordDirty: tt.record, Getenv: func(string) string { return "" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Facts.Dirty != tt.wantDirty || !strings.Contains(plan.Images[0].Tags[0], tt.wantTagPart) {
+			t.Errorf("tags %s, record %v: got dirty %v, tag %q; want dirty %v, a tag containing %q",
+				tt.tags, tt.record, plan.Facts.Dirty, plan.Images[0].Tags[0], tt.wantDirty, tt.wantTagPart)
+		}
+	}
+}
