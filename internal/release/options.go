@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-
+	"github.com/slipway-build/slipway/internal/access"
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/sign"
 )
@@ -29,6 +28,10 @@ type Options struct {
 	InsecureRegistries []string
 	// Retries bounds attempts per registry request; 0 means the pusher's default.
 	Retries int
+	// Access, when set, is the registry access of the run (TLS roots,
+	// insecure hosts, credentials); InsecureRegistries and Retries are then
+	// already in it. Default: built from slipway.yaml and these options.
+	Access *access.Access
 	// PushTimeout bounds one image's push; 0 means the pusher's default.
 	PushTimeout time.Duration
 	// Pass supplies the signing key's password.
@@ -100,14 +103,4 @@ func publicURL(remote string) string {
 		return scheme + "://" + rest
 	}
 	return ""
-}
-
-// registryHost returns the host[:port] of a registry URL (host/path).
-func registryHost(url string) string {
-	repo, err := name.NewRepository(url+"/x", name.WeakValidation)
-	if err != nil {
-		host, _, _ := strings.Cut(url, "/")
-		return host
-	}
-	return repo.RegistryStr()
 }

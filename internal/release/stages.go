@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/slipway-build/slipway/builder"
+	"github.com/slipway-build/slipway/internal/access"
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/report"
 	"github.com/slipway-build/slipway/internal/sign"
@@ -146,18 +147,24 @@ func (e *NotBuiltError) Error() string {
 // Hint says what to do.
 func (e *NotBuiltError) Hint() string { return "run slipway build " + e.Image + " first" }
 
-// PushOptions turn slipway.yaml's registry settings and the options into
-// the pusher's.
-func PushOptions(cfg *project.Config, opts Options) pusher.Options {
-	po := pusher.Options{
-		Jobs:               opts.jobs(),
-		Retries:            opts.Retries,
-		Deadline:           opts.PushTimeout,
-		InsecureRegistries: append(append([]string{}, cfg.InsecureRegistries...), opts.InsecureRegistries...),
-		CAFiles:            map[string]string{},
-		Progress:           opts.Progress,
-		Debug:              opts.Debug,
+// Access is the registry access of a run: opts.Access when set, else
+// built from slipway.yaml's registry settings and the options.
+func (o Options) access(cfg *project.Config) *access.Access {
+	if o.Access != nil {
+		return o.Access
 	}
+	// Without pull secrets New reads no file and cannot fail.
+	a, _ := access.New(cfg, access.Options{InsecureRegistries: o.InsecureRegistries, Retries: o.Retries, Debug: o.Debug})
+	return a
+}
+
+// PushOptions turn the run's registry access and the options into the
+// pusher's.
+func PushOptions(cfg *project.Config, opts Options) pusher.Options {
+	po := opts.access(cfg).PushOptions()
+	po.Jobs = opts.jobs()
+	po.Deadline = opts.PushTimeout
+	po.Progress = opts.Progress
 	switch opts.ProgressMode {
 	case "tty":
 		po.ProgressMode = pusher.ProgressBar
@@ -165,21 +172,6 @@ func PushOptions(cfg *project.Config, opts Options) pusher.Options {
 		po.ProgressMode = pusher.ProgressPlain
 	case "quiet":
 		po.Progress = nil
-	}
-	add := func(regs project.Registries) {
-		for _, r := range regs {
-			host := registryHost(r.URL)
-			if r.CAFile != "" {
-				po.CAFiles[host] = r.CAFile
-			}
-			if r.Insecure {
-				po.InsecureRegistries = append(po.InsecureRegistries, host)
-			}
-		}
-	}
-	add(cfg.Registry)
-	for _, img := range cfg.Images {
-		add(img.Registry)
 	}
 	return po
 }
