@@ -222,7 +222,7 @@ func TestOutsideGit(t *testing.T) {
 
 func TestVersionAndHelp(t *testing.T) {
 	r := slipway(t, t.TempDir(), nil, "version")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "slipway ") || !strings.Contains(r.stdout, "go: go1.") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "slipway ") || !strings.Contains(r.stdout, "go:       go1.") {
 		t.Errorf("version: %d %q", r.code, r.stdout)
 	}
 	r = slipway(t, t.TempDir(), nil, "help")

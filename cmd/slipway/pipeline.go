@@ -111,7 +111,7 @@ func (a *app) options(p *pipelineFlags) (release.Options, error) {
 
 // newReport starts the report of a command.
 func (a *app) newReport(cmd string) *report.Report {
-	r := report.New(cmd, version)
+	r := report.New(cmd, buildInfo().Version)
 	r.Project = a.file
 	return r
 }
