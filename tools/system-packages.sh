@@ -2,9 +2,10 @@
 # Installs the Debian packages slipway's tests and demo need, when absent:
 # runc (BuildKit's OCI worker), rootlesskit and uidmap (buildkitd when not
 # root), busybox-static (the offline base image), containerd (a node runtime
-# that verify's verdicts are checked against). Idempotent and quick.
+# that verify's verdicts are checked against), zsh, fish and tmux (the shell
+# completion tests). Idempotent and quick.
 set -euo pipefail
-want=(runc rootlesskit uidmap busybox-static containerd)
+want=(runc rootlesskit uidmap busybox-static containerd zsh fish tmux)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
