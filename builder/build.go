@@ -297,6 +297,11 @@ func solveOpt(r Request) (client.SolveOpt, error) {
 	if err != nil {
 		return client.SolveOpt{}, fmt.Errorf("context: %w", err)
 	}
+	if len(r.Exclude) > 0 {
+		if ctxFS, err = fsutil.NewFilterFS(ctxFS, &fsutil.FilterOpt{ExcludePatterns: r.Exclude}); err != nil {
+			return client.SolveOpt{}, fmt.Errorf("context: %w", err)
+		}
+	}
 	dfFS, err := fsutil.NewFS(dfDir)
 	if err != nil {
 		return client.SolveOpt{}, fmt.Errorf("dockerfile directory: %w", err)

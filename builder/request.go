@@ -48,6 +48,10 @@ type Request struct {
 	// clamped to it (rewrite-timestamp), so that building the same sources
 	// twice gives the same digest. Use the commit time.
 	SourceDateEpoch int64
+	// Exclude are patterns (.dockerignore syntax, relative to Context) of
+	// files never sent to BuildKit, on top of the context's .dockerignore:
+	// slipway's own files.
+	Exclude []string
 	// Annotations are put on the image manifests, and on the index of a
 	// multi-platform image; for the standard org.opencontainers.image.*
 	// keys (source, revision, version, created). Pass them in Labels too to

@@ -99,6 +99,7 @@ func (a *app) options(p *pipelineFlags) (release.Options, error) {
 		Progress:            a.stderr,
 		ProgressMode:        a.progressMode(),
 		Getenv:              a.getenv,
+		ReportPath:          a.reportPath(),
 	}
 	if a.progress == "quiet" {
 		o.Progress = nil
@@ -137,6 +138,14 @@ func (a *app) finishReport(rep *report.Report, runErr error) error {
 		return runErr
 	}
 	return err
+}
+
+// reportPath is the absolute path of --report, "" when none or stdout.
+func (a *app) reportPath() string {
+	if a.report == "" || a.report == "-" {
+		return ""
+	}
+	return a.path(a.report)
 }
 
 func (a *app) reportPathForOutputs() string {

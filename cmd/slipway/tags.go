@@ -59,12 +59,18 @@ func (a *app) planFor(ctx context.Context, cfg *project.Config, only, registries
 
 func (a *app) planWith(ctx context.Context, cfg *project.Config, opts release.PlanOptions) (*release.Plan, error) {
 	opts.Getenv = a.getenv
+	opts.ReportPath = a.reportPath()
 	plan, err := release.PlanProject(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range plan.Warnings {
 		a.warnf("%s", w)
+	}
+	for _, img := range plan.Images {
+		for _, f := range img.DirtyFiles {
+			a.debugf("image %s is dirty: %s", img.Name, a.rel(f))
+		}
 	}
 	return plan, nil
 }

@@ -48,6 +48,9 @@ type Options struct {
 	Debug io.Writer
 	// Getenv reads the environment.
 	Getenv func(string) string
+	// ReportPath is the report this run writes (--report), one of
+	// slipway's own files: never sent to BuildKit.
+	ReportPath string
 }
 
 func (o Options) jobs() int {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -28,6 +29,10 @@ type PlannedImage struct {
 	Config project.Image
 	// Registries are the registry settings that apply to the image.
 	Registries project.Registries
+	// DirtyFiles are the uncommitted changes among the image's own build
+	// inputs (absolute paths); when there are any, tags that claim a
+	// commit get "-dirty".
+	DirtyFiles []string
 }
 
 // Primary is the first reference of the plan: primary registry, first tag.
@@ -53,6 +58,12 @@ type PlanOptions struct {
 	// tag template depends on it, for a record of the run (false: only when
 	// a template needs it).
 	RecordDirty bool
+	// DirtyFiles, when not nil, judges each image on its own inputs: the
+	// image is dirty only when it has an entry. When nil, every image
+	// takes the facts' Dirty.
+	DirtyFiles map[string][]string
+	// ReportPath is the report this run writes, one of slipway's own files.
+	ReportPath string
 }
 
 // UnknownImageError names an image that the project does not declare.
@@ -92,7 +103,13 @@ func MakePlan(cfg *project.Config, facts tagging.Facts, opts PlanOptions) (*Plan
 		if len(templates) == 0 {
 			templates = tagging.DefaultTemplates
 		}
-		tags, warnings, err := tagging.Render(templates, facts, opts.Getenv)
+		imgFacts := facts
+		var dirty []string
+		if opts.DirtyFiles != nil {
+			dirty = opts.DirtyFiles[img.Name]
+			imgFacts.Dirty = len(dirty) > 0
+		}
+		tags, warnings, err := tagging.Render(templates, imgFacts, opts.Getenv)
 		for _, w := range warnings {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s: %s", img.Name, w))
 		}
@@ -106,7 +123,11 @@ func MakePlan(cfg *project.Config, facts tagging.Facts, opts PlanOptions) (*Plan
 				Msg: fmt.Sprintf("image %s: every tag template rendered empty, so the image would get no tag", img.Name)})
 			continue
 		}
-		pi := PlannedImage{Name: img.Name, Tags: tags, Config: img, Registries: regs}
+		pi := PlannedImage{Name: img.Name, Tags: tags, Config: img, Registries: regs, DirtyFiles: dirty}
+		if len(dirty) > 0 && dirtyTagged(tags) {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s: uncommitted changes in its build inputs (%s), so tags that name the commit get -dirty",
+				img.Name, firstFew(cfg.Dir, dirty, 3)))
+		}
 		for _, reg := range regs {
 			refs, err := tagging.References(reg.URL, img.Name, tags)
 			if err != nil {
@@ -182,10 +203,39 @@ func PlanProject(ctx context.Context, cfg *project.Config, opts PlanOptions) (*P
 	if err != nil {
 		return nil, fmt.Errorf("reading git facts of %s: %w", cfg.Dir, err)
 	}
-	if facts.Commit != "" && (need.Dirty || opts.RecordDirty) {
-		if facts.Dirty, err = tagging.WorkTreeDirty(ctx, cfg.Dir); err != nil {
+	// Each image is judged on its own inputs (one git status for all).
+	if facts.Commit != "" && (need.Dirty || opts.RecordDirty) && opts.DirtyFiles == nil {
+		if opts.DirtyFiles, err = dirtyFiles(ctx, cfg, selected, OwnFiles(cfg, "", opts.ReportPath)); err != nil {
 			return nil, fmt.Errorf("reading git facts of %s: %w", cfg.Dir, err)
 		}
+		// The report's git.dirty says whether any planned image is dirty.
+		facts.Dirty = len(opts.DirtyFiles) > 0
 	}
 	return MakePlan(cfg, facts, opts)
+}
+
+// dirtyTagged reports whether a tag carries the dirty suffix.
+func dirtyTagged(tags []string) bool {
+	for _, t := range tags {
+		if strings.HasSuffix(t, "-dirty") {
+			return true
+		}
+	}
+	return false
+}
+
+// firstFew names up to n paths relative to dir, and how many more there are.
+func firstFew(dir string, paths []string, n int) string {
+	var names []string
+	for i, p := range paths {
+		if i == n {
+			names = append(names, fmt.Sprintf("and %d more", len(paths)-n))
+			break
+		}
+		if rel, err := filepath.Rel(dir, p); err == nil {
+			p = rel
+		}
+		names = append(names, p)
+	}
+	return strings.Join(names, ", ")
 }

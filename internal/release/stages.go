@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -39,8 +40,10 @@ func Requests(ctx context.Context, cfg *project.Config, plan *Plan, opts Options
 	}
 	f := plan.Facts
 	source := sourceURL(ctx, cfg.Dir, getenv)
+	own := OwnFiles(cfg, opts.storeDir(cfg), opts.ReportPath)
 	var reqs []builder.Request
 	for _, img := range plan.Images {
+		in := Inputs(cfg, []project.Image{img.Config}, own)[0]
 		c := img.Config
 		ann := map[string]string{}
 		if source != "" {
@@ -81,6 +84,7 @@ func Requests(ctx context.Context, cfg *project.Config, plan *Plan, opts Options
 			NoCache:     opts.NoCache,
 			Pull:        opts.Pull,
 			Annotations: ann,
+			Exclude:     in.OwnPatterns(),
 		}
 		if !f.CommitTime.IsZero() {
 			req.SourceDateEpoch = f.CommitTime.Unix()
@@ -107,6 +111,13 @@ func connectOptions(cfg *project.Config, opts Options) builder.ConnectOptions {
 // session, and records the results in rep.
 func Build(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report) ([]builder.Result, error) {
 	reqs := Requests(ctx, cfg, plan, opts)
+	if opts.Debug != nil {
+		for _, r := range reqs {
+			if len(r.Exclude) > 0 {
+				fmt.Fprintf(opts.Debug, "slipway: debug: the build context of %s leaves out slipway's own files: %s\n", r.Name, strings.Join(r.Exclude, ", "))
+			}
+		}
+	}
 	if err := builder.Preflight(reqs, opts.Getenv); err != nil {
 		return nil, fmt.Errorf("checking the build inputs: %w", err)
 	}
@@ -121,6 +132,9 @@ func Build(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, r
 	defer b.Close()
 	results, err := b.Build(ctx, reqs, st, builder.BuildOptions{Jobs: opts.jobs(), Progress: opts.Progress, ProgressMode: opts.ProgressMode})
 	for _, r := range results {
+		if r.Name == "" {
+			continue // failed or cancelled: nothing was built
+		}
 		img := rep.Upsert(r.Name)
 		img.Digest, img.MediaType, img.Store = r.Digest, r.MediaType, r.Store
 		img.PlatformDigests = r.PlatformDigests

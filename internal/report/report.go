@@ -229,3 +229,26 @@ func (r *Report) normalized() *Report {
 	}
 	return &c
 }
+
+// IsReport reports whether the file at path is a report slipway wrote:
+// a JSON document with this package's schemaVersion, a command and an
+// images list. Build inputs leave such files out, wherever they were written.
+func IsReport(path string) bool {
+	if filepath.Ext(path) != ".json" {
+		return false
+	}
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 64<<20 {
+		return false
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var v struct {
+		SchemaVersion int               `json:"schemaVersion"`
+		Command       string            `json:"command"`
+		Images        []json.RawMessage `json:"images"`
+	}
+	return json.Unmarshal(data, &v) == nil && v.SchemaVersion == SchemaVersion && v.Command != "" && v.Images != nil
+}
