@@ -25,13 +25,14 @@ var goldenImages = []Image{
 
 // goldenOptions are the options of the cases that do not use the defaults.
 var goldenOptions = map[string]Options{
-	"pullpolicy.yaml":                     {PullPolicy: "IfNotPresent"},
-	"manifest.json":                       {PullPolicy: "Always"},
-	"no-newline.yaml":                     {PullPolicy: "Always"},
-	"pin-tag.yaml":                        {Pin: PinTag},
-	"pin-digest.yaml":                     {Pin: PinDigest},
-	"kustomize-tag/kustomization.yaml":    {Pin: PinTag},
-	"kustomize-digest/kustomization.yaml": {Pin: PinDigest},
+	"pullpolicy.yaml":                         {PullPolicy: "IfNotPresent"},
+	"manifest.json":                           {PullPolicy: "Always"},
+	"no-newline.yaml":                         {PullPolicy: "Always"},
+	"pin-tag.yaml":                            {Pin: PinTag},
+	"pin-digest.yaml":                         {Pin: PinDigest},
+	"kustomize-tag/kustomization.yaml":        {Pin: PinTag},
+	"kustomize-digest/kustomization.yaml":     {Pin: PinDigest},
+	"kustomize-eof-remove/kustomization.yaml": {Pin: PinTag},
 	"values.yaml": {Rules: []Rule{
 		{Repository: "image.repository", Tag: "image.tag", Digest: "image.digest"},
 		{Repository: "proxy.image.repository", Tag: "proxy.image.tag", Digest: "proxy.image.digest"},
@@ -102,6 +103,9 @@ func TestGolden(t *testing.T) {
 				}
 			} else if len(edits) == 0 {
 				t.Errorf("no edits in a case meant to show some")
+			}
+			if bytes.HasSuffix(in, []byte("\n")) != bytes.HasSuffix(out, []byte("\n")) {
+				t.Errorf("the final line break was added or removed")
 			}
 			// The output must differ from the input only in image values,
 			// and a second bump must change nothing.

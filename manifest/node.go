@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strconv"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -114,6 +113,11 @@ func newLines(src []byte) *lines {
 
 // offset converts a 1-based line and character column to a byte offset.
 func (l *lines) offset(line, col int) (int, bool) {
+	if line == len(l.starts)+1 && col == 1 && len(l.src) > l.starts[line-2] {
+		// Just past a last line without a line break: yaml.v3 puts the
+		// empty document after a final "---" there.
+		return len(l.src), true
+	}
 	if line < 1 || line > len(l.starts) || col < 1 {
 		return 0, false
 	}
@@ -179,9 +183,9 @@ func (l *lines) eol(off int) string {
 }
 
 // errParse marks a file that yaml.v3 cannot read.
-var errParse = errors.New("parsing YAML")
+var errParse = errors.New("cannot parse YAML")
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlPrefixRE = regexp.MustCompile(`^yaml: (?:line \d+: )?`)
 
 // parseYAML reads every document of src with yaml.v3 and converts the trees.
 func parseYAML(src []byte, ls *lines, json bool) ([]*node, error) {
@@ -194,35 +198,119 @@ func parseYAML(src []byte, ls *lines, json bool) ([]*node, error) {
 			in = bytes.ReplaceAll(src, []byte{'\t'}, []byte{' '})
 		}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(in))
-	var docs []*node
-	for {
-		var y yaml.Node
-		err := dec.Decode(&y)
-		if err == io.EOF {
-			return docs, nil
-		}
-		if err != nil {
-			msg := err.Error()
-			if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-				line, _ := strconv.Atoi(m[1])
-				return nil, &lineError{line: line, err: fmt.Errorf("%w: %s", errParse, m[2])}
-			}
-			return nil, fmt.Errorf("%w: %s", errParse, msg)
-		}
+	trees, err := decodeAll(in)
+	if err != nil {
+		why := yamlPrefixRE.ReplaceAllString(err.Error(), "")
+		off := stopOffset(in, err.Error())
+		line, col := ls.position(off)
+		return nil, &lineError{line: line, col: col, err: fmt.Errorf("%w: %s", errParse, why)}
+	}
+	docs := make([]*node, 0, len(trees))
+	for _, y := range trees {
 		conv := converter{ls: ls, seen: map[*yaml.Node]*node{}}
-		n, err := conv.node(&y, false)
+		n, err := conv.node(y, false)
 		if err != nil {
 			return nil, err
 		}
 		docs = append(docs, n)
 	}
+	return docs, nil
+}
+
+func decodeAll(src []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var docs []*yaml.Node
+	for {
+		y := new(yaml.Node)
+		err := dec.Decode(y)
+		if err == io.EOF {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, y)
+	}
+}
+
+// stopOffset finds where yaml.v3 stopped reading src with error msg: the
+// last byte of the shortest prefix after which every longer prefix fails
+// the same way. yaml.v3 names only the line where the enclosing collection
+// starts (and for some errors a line too early), which is not where the
+// problem is. Prefixes are cut at line ends first, then inside the line
+// found; only a file that does not parse pays for this.
+func stopOffset(src []byte, msg string) int {
+	same := func(k int) bool {
+		_, err := decodeAll(src[:k])
+		return err != nil && err.Error() == msg
+	}
+	var ends []int // the offsets after each line break
+	for i, c := range src {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	// Walk back over whole lines while the prefix still fails the same
+	// way; beyond a few thousand lines, halve the search instead.
+	hi := len(src)
+	if len(ends) > 2000 {
+		lo, h := 0, len(ends)
+		for lo < h {
+			mid := (lo + h) / 2
+			if same(ends[mid]) {
+				h = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		if lo < len(ends) {
+			hi = ends[lo]
+		}
+	} else {
+		for i := len(ends) - 1; i >= 0; i-- {
+			if ends[i] >= hi {
+				continue
+			}
+			if !same(ends[i]) {
+				break
+			}
+			hi = ends[i]
+		}
+	}
+	// hi ends the line the parser stopped on: walk back inside it.
+	start := 0
+	for i := len(ends) - 1; i >= 0; i-- {
+		if ends[i] < hi {
+			start = ends[i]
+			break
+		}
+	}
+	k := hi
+	for k-1 > start && same(k-1) {
+		k--
+	}
+	// The stop is the last byte read; on a line break, the line it ends.
+	off := k - 1
+	for off > start && (src[off] == '\n' || src[off] == '\r' || src[off] == ' ') {
+		off--
+	}
+	if off > start && (src[off] == '"' || src[off] == '\'') {
+		// A quoted token is read whole: point at its opening quote.
+		q := src[off]
+		for i := off - 1; i >= start; i-- {
+			if src[i] == q && !(q == '"' && i > start && src[i-1] == '\\') {
+				off = i
+				break
+			}
+		}
+	}
+	return max(off, 0)
 }
 
 // lineError carries a line number up to the FileError that names the file.
 type lineError struct {
-	line int
-	err  error
+	line, col int // col is 0 when only the line is known
+	err       error
 }
 
 func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }

@@ -210,7 +210,7 @@ func TestPlanAllOrNothing(t *testing.T) {
 	if !errors.As(err, &fe) || fe.File != bad || fe.Line == 0 {
 		t.Fatalf("error %v: want a *FileError naming %s with a line", err, bad)
 	}
-	for _, want := range []string{bad + ":4:", alsoBad + ":1:", "d-missing.yaml: reading:"} {
+	for _, want := range []string{bad + ":5:13: cannot parse YAML", alsoBad + ":2:11: cannot parse YAML", "d-missing.yaml: reading:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

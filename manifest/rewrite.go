@@ -47,12 +47,16 @@ type Edit struct {
 // FileError is an error about one file; Line is 0 when it is not about a
 // place in the file.
 type FileError struct {
-	File string
-	Line int
-	Err  error
+	File   string
+	Line   int
+	Column int // in characters from 1; 0 when not known
+	Err    error
 }
 
 func (e *FileError) Error() string {
+	if e.Line > 0 && e.Column > 0 {
+		return fmt.Sprintf("%s:%d:%d: %v", e.File, e.Line, e.Column, e.Err)
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
 	}
@@ -98,7 +102,7 @@ func (c *compiled) rewriteMatched(path string, src []byte) ([]byte, []Edit, map[
 		fe := &FileError{File: path, Err: err}
 		var le *lineError
 		if errors.As(err, &le) {
-			fe.Line, fe.Err = le.line, le.err
+			fe.Line, fe.Column, fe.Err = le.line, le.col, le.err
 		}
 		return nil, nil, nil, fe
 	}
@@ -537,6 +541,11 @@ func (r *rewriter) remove(m, k, v *node, w where) error {
 		if firstOnLine(r.src, r.ls, ks) {
 			start = r.ls.starts[line-1]
 			end = r.ls.lineEnd(ve - 1)
+			if end == len(r.src) && r.ls.eol(ve-1) == "" && start > 0 {
+				// The last line, without a final line break: take the
+				// break before it, so that the file still ends without one.
+				start -= eolWidth(r.src, start)
+			}
 		} else {
 			// "- digest: x": pull the next key up onto this line.
 			next := -1

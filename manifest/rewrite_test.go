@@ -201,7 +201,7 @@ func TestRewriteErrors(t *testing.T) {
 		wantErr  string
 		wantLine int
 	}{
-		{name: "unparsable", src: "a: b\n c: d\n", images: nginx, wantErr: "parsing YAML", wantLine: 2},
+		{name: "unparsable", src: "a: b\n c: d\n", images: nginx, wantErr: "cannot parse YAML", wantLine: 2},
 		{name: "image in a block scalar", src: pod("  - name: a\n    image: |-\n      nginx:1.25\n"), images: nginx, wantErr: "block scalar", wantLine: 8},
 		{name: "image over two lines", src: pod("  - name: a\n    image: \"nginx:\\\n      1.25\"\n"), images: nginx, wantErr: "several lines", wantLine: 8},
 		{name: "digest pin without a digest", src: pod("  - name: a\n    image: nginx:1.25\n"), images: nginx, opts: Options{Pin: PinDigest}, wantErr: "no digest known for nginx", wantLine: 8},

@@ -319,3 +319,19 @@ func fileEOL(src []byte) string {
 	}
 	return "\n"
 }
+
+// eolWidth returns the length of the line break that ends just before
+// offset i.
+func eolWidth(src []byte, i int) int {
+	switch {
+	case i >= 2 && src[i-2] == '\r' && src[i-1] == '\n':
+		return 2
+	case i >= 1 && (src[i-1] == '\n' || src[i-1] == '\r'):
+		return 1
+	case i >= 2 && src[i-2] == 0xC2 && src[i-1] == 0x85:
+		return 2
+	case i >= 3 && src[i-3] == 0xE2 && src[i-2] == 0x80 && (src[i-1] == 0xA8 || src[i-1] == 0xA9):
+		return 3
+	}
+	return 0
+}
