@@ -33,6 +33,9 @@ type PlannedImage struct {
 	// inputs (absolute paths); when there are any, tags that claim a
 	// commit get "-dirty".
 	DirtyFiles []string
+	// Digest, when set, is what a report says was built: push, sign and
+	// bump act on it and on nothing else. Store is where it was built.
+	Digest, Store string
 }
 
 // Primary is the first reference of the plan: primary registry, first tag.

@@ -232,7 +232,7 @@ func PlanFromReport(cfg *project.Config, rep *report.Report, only []string) (*Pl
 		if r == nil || len(r.Refs) == 0 {
 			return nil, fmt.Errorf("the report has no references for image %s", img.Name)
 		}
-		pi := PlannedImage{Name: img.Name, Tags: r.Tags, Config: img, Registries: cfg.RegistriesFor(img)}
+		pi := PlannedImage{Name: img.Name, Tags: r.Tags, Config: img, Registries: cfg.RegistriesFor(img), Digest: r.Digest, Store: r.Store}
 		seen := map[string]bool{}
 		for _, s := range r.Refs {
 			t, err := name.NewTag(s)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipway-build/slipway/builder"
 	"github.com/slipway-build/slipway/internal/access"
@@ -191,35 +193,64 @@ func PushOptions(cfg *project.Config, opts Options) pusher.Options {
 }
 
 // Push publishes every image of the plan from the store to all its
-// references and records what was pushed in rep.
+// references and records what was pushed in rep. An image whose plan names
+// a digest (a plan from a report) is pushed by that digest, from the store
+// the report names unless opts.StoreDir says otherwise; a store that no
+// longer holds it whole is a GoneError, before anything is published.
 func Push(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report) ([]pusher.Published, error) {
-	dir := opts.storeDir(cfg)
-	first := "(any)"
-	if len(plan.Images) > 0 {
-		first = plan.Images[0].Name
-	}
-	st, err := openExistingStore(dir, first)
-	if err != nil {
-		return nil, err
+	stores := map[string]*store.Store{}
+	open := func(img PlannedImage) (*store.Store, string, error) {
+		dir := opts.storeDir(cfg)
+		if opts.StoreDir == "" && img.Store != "" {
+			dir = img.Store
+		}
+		if st, ok := stores[dir]; ok {
+			return st, dir, nil
+		}
+		st, err := openExistingStore(dir, img.Name)
+		if err != nil {
+			return nil, dir, err
+		}
+		stores[dir] = st
+		return st, dir, nil
 	}
 	// Check every image first: a push of three images where the third was
 	// never built should fail before the first is published.
-	for _, img := range plan.Images {
+	arts := make([]remote.Taggable, len(plan.Images))
+	dirs := make([]string, len(plan.Images))
+	for i, img := range plan.Images {
+		st, dir, err := open(img)
+		if err != nil {
+			return nil, err
+		}
+		dirs[i] = dir
+		if img.Digest != "" {
+			h, err := v1.NewHash(img.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("report: image %s: digest %q: %w", img.Name, img.Digest, err)
+			}
+			if arts[i], err = st.ByDigest(h); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return nil, &GoneError{Image: img.Name, Digest: img.Digest, Store: dir}
+				}
+				return nil, fmt.Errorf("reading %s from the store: %w", img.Name, err)
+			}
+			continue
+		}
 		if _, err := st.Lookup(img.Name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, &NotBuiltError{Image: img.Name, Store: dir}
 			}
 			return nil, fmt.Errorf("reading the store: %w", err)
 		}
+		if arts[i], err = st.Taggable(img.Name); err != nil {
+			return nil, fmt.Errorf("reading %s from the store: %w", img.Name, err)
+		}
 	}
 	po := PushOptions(cfg, opts)
 	var out []pusher.Published
-	for _, img := range plan.Images {
-		art, err := st.Taggable(img.Name)
-		if err != nil {
-			return out, fmt.Errorf("reading %s from the store: %w", img.Name, err)
-		}
-		pub, err := pusher.Push(ctx, art, img.Refs, po)
+	for i, img := range plan.Images {
+		pub, err := pusher.Push(ctx, arts[i], img.Refs, po)
 		if err != nil {
 			return out, fmt.Errorf("pushing %s: %w", img.Name, err)
 		}
@@ -229,10 +260,25 @@ func Push(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, re
 		r.Pushed, r.Registries = pub.Refs, pub.Registries
 		r.BytesUploaded, r.BlobsUploaded, r.BlobsSkipped, r.BlobsMounted = pub.BytesUploaded, pub.BlobsUploaded, pub.BlobsSkipped, pub.BlobsMounted
 		if r.Store == "" {
-			r.Store = dir
+			r.Store = dirs[i]
 		}
 	}
 	return out, nil
+}
+
+// GoneError is a push of a digest that a report names but the store no
+// longer holds (a later build of the same name replaced it).
+type GoneError struct {
+	Image, Digest, Store string
+}
+
+func (e *GoneError) Error() string {
+	return fmt.Sprintf("image %s: the store %s no longer holds %s, the digest the report names", e.Image, e.Store, e.Digest)
+}
+
+// Hint says what to do.
+func (e *GoneError) Hint() string {
+	return "build again with --report and push with that report; a report is pushed by digest, never by name"
 }
 
 // openExistingStore opens the store at dir; when there is none, image (the

@@ -510,3 +510,48 @@ func walkBlobs(d v1.Descriptor, find func(v1.Hash) (string, bool), fn func(v1.De
 func isForeign(d v1.Descriptor) bool {
 	return !d.MediaType.IsDistributable() || strings.Contains(string(d.MediaType), "foreign")
 }
+
+// ByDigest returns the image (or multi-platform index) whose manifest has
+// digest h, when the store holds it whole: the manifest and every blob it
+// reaches. What a report names is pushed by this, never by name, so that a
+// later build of the same name cannot slip in. It returns an error wrapping
+// [ErrNotFound] when any part is gone.
+func (s *Store) ByDigest(h v1.Hash) (remote.Taggable, error) {
+	raw, err := os.ReadFile(s.BlobPath(h))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", h, ErrNotFound)
+		}
+		return nil, err
+	}
+	var head struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("%s is not a manifest: %w", h, err)
+	}
+	mt := head.MediaType
+	if mt == "" {
+		mt = types.OCIManifestSchema1
+		if head.Manifests != nil {
+			mt = types.OCIImageIndex
+		}
+	}
+	d := v1.Descriptor{MediaType: mt, Digest: h, Size: int64(len(raw))}
+	if err := s.walk(d, func(c v1.Descriptor) error {
+		if c.Digest == h || isForeign(c) || s.HasBlob(c.Digest) {
+			return nil
+		}
+		return fmt.Errorf("blob %s of %s: %w", c.Digest, h, ErrNotFound)
+	}); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %v: %w", h, err, ErrNotFound)
+	}
+	if mt.IsIndex() {
+		return s.indexByDigest(h)
+	}
+	return s.imageByDigest(h)
+}

@@ -1,0 +1,285 @@
+package integration
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/slipway-build/slipway/internal/report"
+	"github.com/slipway-build/slipway/internal/store"
+	"github.com/slipway-build/slipway/internal/testenv"
+)
+
+// writeFiles writes files below dir, making folders as needed.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// imagePaths lists every file path in the layers of a store image.
+func imagePaths(t *testing.T, st *store.Store, image string) []string {
+	t.Helper()
+	img, err := st.Image(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	var out []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.TrimPrefix(h.Name, "/"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+var cacheEnv = func() []string { return []string{"XDG_CACHE_HOME=" + cacheHome} }
+
+// A report is a contract by digest: push --from pushes what the report's
+// build made, or fails naming the digest when the store lost it.
+func TestReportIsAContractByDigest(t *testing.T) {
+	testenv.RequireTools(t, "buildkitd", "registry", "runc")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml":    fmt.Sprintf("registry: %s/team\nimages:\n  - name: web\n    args: {V: one}\n", reg.Host),
+		"Dockerfile":      "FROM scratch\nARG V\nCOPY payload-${V}.txt /payload.txt\n",
+		"payload-one.txt": "one\n", "payload-two.txt": "two\n",
+		".gitignore": "*.json\n",
+	})
+	env := cacheEnv()
+	r := slipway(t, dir, env, "build", "--progress", "quiet", "--report", "a.json")
+	if r.code != 0 {
+		t.Fatalf("build a: exit %d\n%s", r.code, r.stderr)
+	}
+	a := readReport(t, filepath.Join(dir, "a.json"))
+	if len(a.Images) != 1 || a.Images[0].Digest == "" {
+		t.Fatalf("report a: %+v", a.Images)
+	}
+	digestA := a.Images[0].Digest
+
+	// push --from a.json while the store still holds A: A is pushed.
+	r = slipway(t, dir, env, "push", "--progress", "quiet", "--from", "a.json", "--report", "p.json")
+	if r.code != 0 {
+		t.Fatalf("push --from a.json: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "@"+digestA) {
+		t.Errorf("push --from a.json printed %q, want digest %s", r.stdout, digestA)
+	}
+	checkResolves(t, reg, authn.Anonymous, digestA, a.Images[0].Refs...)
+
+	// Another build of the same name replaces A in the store.
+	writeFiles(t, dir, map[string]string{"slipway.yaml": fmt.Sprintf("registry: %s/team\nimages:\n  - name: web\n    args: {V: two}\n", reg.Host)})
+	git(t, dir, "commit", "-qam", "two")
+	r = slipway(t, dir, env, "build", "--progress", "quiet", "--report", "b.json")
+	if r.code != 0 {
+		t.Fatalf("build b: exit %d\n%s", r.code, r.stderr)
+	}
+	digestB := readReport(t, filepath.Join(dir, "b.json")).Images[0].Digest
+	if digestB == digestA {
+		t.Fatal("the second build made the same digest; the test needs two")
+	}
+	r = slipway(t, dir, env, "push", "--progress", "quiet", "--from", "a.json")
+	if r.code != 1 {
+		t.Fatalf("push --from a.json after another build: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "image web") || !strings.Contains(r.stderr, digestA) {
+		t.Errorf("the error does not name the image and the report's digest:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stdout, digestB) {
+		t.Errorf("push --from a.json pushed the other build: %s", r.stdout)
+	}
+	// The tags of A still point at A.
+	checkResolves(t, reg, authn.Anonymous, digestA, a.Images[0].Refs...)
+
+	// The report's store is honoured: build into another store, push from its report.
+	other := filepath.Join(t.TempDir(), "store")
+	r = slipway(t, dir, env, "build", "--progress", "quiet", "--store", other, "--report", "c.json")
+	if r.code != 0 {
+		t.Fatalf("build --store: exit %d\n%s", r.code, r.stderr)
+	}
+	c := readReport(t, filepath.Join(dir, "c.json"))
+	if c.Images[0].Store != other {
+		t.Errorf("report store = %q, want %q", c.Images[0].Store, other)
+	}
+	r = slipway(t, dir, env, "push", "--progress", "quiet", "--from", "c.json")
+	if r.code != 0 {
+		t.Fatalf("push --from a report of another store: exit %d\n%s", r.code, r.stderr)
+	}
+	checkResolves(t, reg, authn.Anonymous, c.Images[0].Digest, c.Images[0].Refs...)
+}
+
+// An image is dirty only when its own build inputs changed.
+func TestDirtyIsJudgedPerImage(t *testing.T) {
+	testenv.RequireTools(t)
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml": `registry: localhost:5000/team
+images:
+  - name: api
+    context: api
+  - name: web
+    context: web
+  - name: root
+manifests:
+  - paths: [deploy/]
+sign:
+  key: cosign.key
+`,
+		"api/Dockerfile": "FROM scratch\nCOPY . /\n", "api/main.go": "package main\n",
+		"web/Dockerfile": "FROM scratch\nCOPY . /\n", "web/index.html": "<p>\n", "web/.dockerignore": "*.md\n",
+		"Dockerfile":             "FROM scratch\nCOPY . /\n",
+		"deploy/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: localhost:5000/team/web:old\n",
+	})
+	short := git(t, dir, "rev-parse", "--short=7", "HEAD")
+	tags := func() map[string]string {
+		t.Helper()
+		r := slipway(t, dir, nil, "tags", "--debug")
+		if r.code != 0 {
+			t.Fatalf("tags: exit %d\n%s", r.code, r.stderr)
+		}
+		out := map[string]string{}
+		for _, line := range strings.Fields(r.stdout) {
+			repo, tag, _ := strings.Cut(strings.TrimPrefix(line, "localhost:5000/team/"), ":")
+			out[repo] = tag
+		}
+		return out
+	}
+	clean := map[string]string{"api": short, "web": short, "root": short}
+	if got := tags(); fmt.Sprint(got) != fmt.Sprint(clean) {
+		t.Fatalf("clean tree: tags %v, want %v", got, clean)
+	}
+
+	// What slipway itself writes never makes an image dirty: a bumped
+	// manifest, the key pair, a report; nor does a file .dockerignore drops.
+	writeFiles(t, dir, map[string]string{
+		"deploy/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: localhost:5000/team/web:" + short + "\n",
+		"cosign.key":             "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+		"cosign.pub":             "-----BEGIN PUBLIC KEY-----\n",
+		"build.json":             `{"schemaVersion": 1, "command": "build", "images": []}`,
+		"web/TODO.md":            "later\n",
+	})
+	got := tags()
+	if got["api"] != short || got["web"] != short {
+		t.Errorf("after slipway's own writes: tags %v, want api and web clean (%s)", got, short)
+	}
+	// The root image's context is the whole tree: web/TODO.md is in it.
+	if got["root"] != short+"-dirty" {
+		t.Errorf("root image: tag %s, want %s-dirty (web/TODO.md is in its context)", got["root"], short)
+	}
+
+	// An edit under api/ makes api dirty and leaves web alone; --debug names it.
+	writeFiles(t, dir, map[string]string{"api/main.go": "package main // edited\n"})
+	r := slipway(t, dir, nil, "tags", "--debug")
+	if !strings.Contains(r.stdout, "localhost:5000/team/api:"+short+"-dirty\n") || !strings.Contains(r.stdout, "localhost:5000/team/web:"+short+"\n") {
+		t.Errorf("after an api edit:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "image api is dirty: api/main.go") {
+		t.Errorf("--debug does not name the file that made api dirty:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "warning: image api: uncommitted changes in its build inputs (api/main.go)") {
+		t.Errorf("no -dirty warning naming the file:\n%s", r.stderr)
+	}
+}
+
+// slipway's own files never reach the build context, so the image does not
+// grow with the store, and the signing key is never baked in.
+func TestOwnFilesStayOutOfTheContext(t *testing.T) {
+	testenv.RequireTools(t, "buildkitd", "runc")
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml":           "registry: localhost:5000/team\nimages: [{name: app}]\nmanifests: [{paths: [deploy/]}]\nsign: {key: cosign.key}\n",
+		"Dockerfile":             "FROM scratch\nCOPY . /app/\n",
+		"main.txt":               "code\n",
+		"deploy/deployment.yaml": "kind: Deployment\n",
+		".gitignore":             "cosign.key\n",
+	})
+	writeFiles(t, dir, map[string]string{"cosign.key": "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n", "cosign.pub": "pub\n"})
+	env := cacheEnv()
+	var sizes []int
+	for i := 0; i < 2; i++ {
+		r := slipway(t, dir, env, "build", "--progress", "quiet", "--debug", "--report", "build.json")
+		if r.code != 0 {
+			t.Fatalf("build %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+		if i == 0 && !strings.Contains(r.stderr, "leaves out slipway's own files") {
+			t.Errorf("--debug does not say which files are left out:\n%s", r.stderr)
+		}
+		st, err := store.Open(filepath.Join(dir, ".slipway", "store"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths := imagePaths(t, st, "app")
+		sizes = append(sizes, len(paths))
+		for _, p := range paths {
+			if strings.HasPrefix(p, "app/.slipway") || p == "app/cosign.key" || p == "app/cosign.pub" || strings.HasPrefix(p, "app/deploy") || p == "app/build.json" {
+				t.Errorf("build %d: the image holds slipway's own file %s", i, p)
+			}
+		}
+		if !contains(paths, "app/main.txt") || !contains(paths, "app/Dockerfile") {
+			t.Errorf("build %d: the image lacks the project's files: %v", i, paths)
+		}
+	}
+	if sizes[0] != sizes[1] {
+		t.Errorf("the image changed between builds: %d then %d files", sizes[0], sizes[1])
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// A failed build's report lists only the images of the project.
+func TestFailedBuildReportHasOnlyRealImages(t *testing.T) {
+	testenv.RequireTools(t, "buildkitd", "runc")
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml":   "registry: localhost:5000/team\nimages:\n  - name: good\n  - name: bad\n    dockerfile: Bad.Dockerfile\n",
+		"Dockerfile":     "FROM scratch\nCOPY a.txt /\n",
+		"Bad.Dockerfile": "FROM scratch\nCOPY missing.txt /\n",
+		"a.txt":          "a\n",
+	})
+	r := slipway(t, dir, cacheEnv(), "build", "--progress", "quiet", "--report", "r.json")
+	if r.code != 1 {
+		t.Fatalf("build: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "r.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range rep.Images {
+		if img.Name != "good" && img.Name != "bad" {
+			t.Errorf("report lists an image %q: %s", img.Name, data)
+		}
+	}
+}
