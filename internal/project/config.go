@@ -26,6 +26,8 @@ type Config struct {
 	Sign *Sign `yaml:"sign"`
 	// Manifests are the files bumped after a release.
 	Manifests []Manifest `yaml:"manifests"`
+	// Verify sets the defaults of slipway verify.
+	Verify *Verify `yaml:"verify"`
 
 	// File is the path the config was loaded from (as given), Dir the
 	// absolute folder it lives in.
@@ -124,6 +126,19 @@ type Sign struct {
 	TLog bool `yaml:"tlog"`
 	// RekorURL is the transparency log used when TLog is true.
 	RekorURL string `yaml:"rekor_url"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Verify holds the defaults of the pre-deploy gate.
+type Verify struct {
+	// Platforms the cluster's nodes run (os/arch[/variant]); default
+	// [linux/amd64]. --platform overrides it.
+	Platforms []string `yaml:"platforms"`
+	// Signed are repository prefixes (host[:port][/path]) whose images must
+	// be signed; default the project's registries.
+	Signed []string `yaml:"signed"`
 
 	// Loc is where the entry starts in the file.
 	Loc Position `yaml:"-"`

@@ -216,6 +216,20 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool
 		}
 	}
 
+	if v := cfg.Verify; v != nil {
+		verifyNode := mappingValue(root, "verify")
+		for i, p := range v.Platforms {
+			if err := validatePlatform(p); err != nil {
+				at(seqItemPos(verifyNode, "platforms", i), "verify.platforms[%d]: %v", i, err)
+			}
+		}
+		for i, p := range v.Signed {
+			if err := ValidateRegistry(p); err != nil {
+				at(seqItemPos(verifyNode, "signed", i), "verify.signed[%d]: %v", i, err)
+			}
+		}
+	}
+
 	manifestsNode := mappingValue(root, "manifests")
 	for i, m := range cfg.Manifests {
 		where := fmt.Sprintf("manifests[%d]", i)

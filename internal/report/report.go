@@ -31,6 +31,9 @@ type Report struct {
 	// Manifests are the files bumped (or, with a dry run, that would be).
 	Manifests []ManifestFile `json:"manifests,omitempty"`
 	Stages    []Stage        `json:"stages,omitempty"`
+	// Findings are verify's verdicts, one per finding (an "ok" for a use
+	// with nothing to report).
+	Findings []Finding `json:"findings,omitempty"`
 	// Success is false when the run failed; what did happen is still listed.
 	Success bool   `json:"success"`
 	Error   string `json:"error,omitempty"`
@@ -71,6 +74,28 @@ type Image struct {
 	BlobsMounted  int      `json:"blobsMounted"`
 	// Store is the local OCI layout the build was exported to.
 	Store string `json:"store,omitempty"`
+}
+
+// Finding is one verdict of verify about one use of an image.
+type Finding struct {
+	// Rule is resolve, exists, platform, pinned, pull-policy or signed; ""
+	// with severity ok.
+	Rule     string `json:"rule,omitempty"`
+	Severity string `json:"severity"`
+	// File and Line are where the reference is written; empty for a
+	// reference given on the command line.
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Object    string `json:"object,omitempty"`
+	Container string `json:"container,omitempty"`
+	Reference string `json:"reference"`
+	// Resolved is the reference as a node pulls it (short names expanded).
+	Resolved string `json:"resolved,omitempty"`
+	// Digest is what the registry holds for the reference.
+	Digest string `json:"digest,omitempty"`
+	// Platforms are the platforms the image offers.
+	Platforms []string `json:"platforms,omitempty"`
+	Message   string   `json:"message,omitempty"`
 }
 
 // ManifestFile is one file with the edits made in it.
