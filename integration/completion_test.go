@@ -88,7 +88,7 @@ comp 'slipway completion ' slipway completion ''
 	}
 	for i, w := range want {
 		if i == 2 {
-			for _, c := range []string{"release|", "build|", "bump|", "init|", "completion|", "version|"} {
+			for _, c := range []string{"release|", "build|", "bump|", "init|", "doctor|", "completion|", "version|"} {
 				if !strings.Contains(lines[i], c) {
 					t.Errorf("commands %q lack %q", lines[i], c)
 				}
