@@ -246,3 +246,17 @@ func (b *Builder) daemonExited() <-chan struct{} {
 	}
 	return b.daemon.exited
 }
+
+// Schemes are the BuildKit address forms slipway connects to.
+var Schemes = []string{"unix://", "tcp://", "docker-container://", "kube-pod://", "ssh://"}
+
+// ValidateAddress checks that addr uses one of Schemes, before any
+// connection is tried.
+func ValidateAddress(addr string) error {
+	for _, s := range Schemes {
+		if strings.HasPrefix(addr, s) && len(addr) > len(s) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a BuildKit address: use one of %s", addr, strings.Join(Schemes, ", "))
+}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -281,5 +282,111 @@ func TestFailedBuildReportHasOnlyRealImages(t *testing.T) {
 		if img.Name != "good" && img.Name != "bad" {
 			t.Errorf("report lists an image %q: %s", img.Name, data)
 		}
+	}
+}
+
+// A registry that refuses connections is retried like a 503: a push that
+// starts while it restarts succeeds, one that never sees it come back says
+// how often it tried.
+func TestPushRetriesARefusedConnection(t *testing.T) {
+	testenv.RequireTools(t, "registry")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	dir, digest := builtProject(t, fmt.Sprintf("registry: %s/team\ntags: [\"{{.ShortCommit}}\"]\nimages: [{name: web}]\n", reg.Host))
+	reg.Stop()
+
+	r := slipway(t, dir, nil, "push", "--progress", "plain", "--retries", "2")
+	if r.code != 1 {
+		t.Fatalf("push to a stopped registry: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "tried 2 times") || !strings.Contains(r.stderr, "--retries") {
+		t.Errorf("the error does not say how often it tried or hint at --retries:\n%s", r.stderr)
+	}
+
+	cmd := slipwayCmd(t, dir, nil, "push", "--progress", "plain", "--retries", "8")
+	done := make(chan result, 1)
+	go func() {
+		res, err := runCmd(cmd)
+		if err != nil {
+			res = result{code: -1, stderr: err.Error()}
+		}
+		done <- res
+	}()
+	// Come back while the push is backing off.
+	time.Sleep(1500 * time.Millisecond)
+	reg.Restart(t)
+	r = <-done
+	if r.code != 0 {
+		t.Fatalf("push while the registry restarts: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "@"+digest) {
+		t.Errorf("push printed %q", r.stdout)
+	}
+}
+
+// --report is checked before anything runs, "-" is stdout, and commands
+// that write no report refuse it.
+func TestReportFlag(t *testing.T) {
+	testenv.RequireTools(t, "buildkitd", "runc")
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml": "registry: localhost:5000/team\nimages: [{name: web}]\n",
+		"Dockerfile":   "FROM scratch\nCOPY a.txt /\n", "a.txt": "a\n",
+	})
+	env := cacheEnv()
+	// A folder that does not exist: refused before the build (no daemon is started).
+	r := slipway(t, dir, env, "build", "--progress", "quiet", "--report", "nope/build.json")
+	if r.code != 2 || !strings.Contains(r.stderr, "--report nope/build.json: folder") {
+		t.Errorf("--report into a missing folder: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".slipway", "store")); err == nil {
+		t.Error("the build ran although the report could not be written")
+	}
+	r = slipway(t, dir, append(env, "GITHUB_OUTPUT="+filepath.Join(dir, "missing", "out")), "build", "--progress", "quiet")
+	if r.code == 0 || !strings.Contains(r.stderr, "GITHUB_OUTPUT") {
+		t.Errorf("GITHUB_OUTPUT in a missing folder: exit %d\n%s", r.code, r.stderr)
+	}
+	// --report -: stdout is one JSON document, the result lines go to stderr.
+	r = slipway(t, dir, env, "build", "--progress", "quiet", "--report", "-")
+	if r.code != 0 {
+		t.Fatalf("build --report -: exit %d\n%s", r.code, r.stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
+	}
+	if len(rep.Images) != 1 || !strings.Contains(r.stderr, "web "+rep.Images[0].Digest) {
+		t.Errorf("the result line is not on stderr:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "-")); err == nil {
+		t.Error("a file named - was written")
+	}
+	r = slipway(t, dir, nil, "tags", "--report", "r.json")
+	if r.code != 2 || !strings.Contains(r.stderr, "writes no report") {
+		t.Errorf("tags --report: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// Output and error text that tools and people can read.
+func TestCommandLineText(t *testing.T) {
+	testenv.RequireTools(t)
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml": "registry: localhost:5000/team\nimages: [{name: web}]\n",
+		"Dockerfile":   "FROM scratch\n",
+	})
+	// --progress tty without a terminal: plain, with one warning.
+	r := slipway(t, dir, nil, "tags", "--progress", "tty")
+	if r.code != 0 || strings.Count(r.stderr, "not a terminal") != 1 {
+		t.Errorf("--progress tty without a terminal: exit %d\n%s", r.code, r.stderr)
+	}
+	r = slipway(t, dir, nil, "push", "--insecure-registry", "http://reg.example.com")
+	if r.code != 2 || !strings.Contains(r.stderr, "host[:port]") {
+		t.Errorf("--insecure-registry with a scheme: exit %d\n%s", r.code, r.stderr)
+	}
+	r = slipway(t, dir, nil, "push", "--retires", "3")
+	if r.code != 2 || !strings.Contains(r.stderr, "did you mean --retries?") {
+		t.Errorf("a misspelt flag: exit %d\n%s", r.code, r.stderr)
+	}
+	r = slipway(t, dir, []string{"BUILDKIT_HOST=grpc://x"}, "build")
+	if r.code != 2 || !strings.Contains(r.stderr, "unix://") || !strings.Contains(r.stderr, "tcp://") {
+		t.Errorf("a bad BUILDKIT_HOST scheme: exit %d\n%s", r.code, r.stderr)
 	}
 }

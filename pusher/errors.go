@@ -120,7 +120,9 @@ func transient(err error) bool {
 		}
 		return false
 	}
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) {
+	// A refused connection is a registry restarting under the push, the
+	// common case: retried like a 503.
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ECONNREFUSED) {
 		return true
 	}
 	// net.ErrClosed: the transport closed the connection under a writer
@@ -165,7 +167,9 @@ func Hint(err error) string {
 	case errors.Is(err, ErrRejected):
 		return "the registry refused the content: check that it supports these media types, or rebuild the image (slipway build)"
 	case errors.Is(err, errDeadline):
-		return "the push ran out of time: raise the deadline, or check the network"
+		return "the push ran out of time: raise --push-timeout, or check the network"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("nothing answers at %s: check the registry address and that the registry runs, or raise --retries to wait longer for it", host)
 	case transient(err):
 		return "the registry kept failing: try again later, or raise --retries"
 	}

@@ -37,6 +37,9 @@ type command struct {
 	summary string // one line for `slipway help`
 	long    string // optional paragraph for `slipway CMD --help`
 	setup   func(fs *pflag.FlagSet) runFunc
+	// report marks a command that writes the JSON report (--report) and the
+	// GitHub outputs; the others refuse --report.
+	report bool
 }
 
 type runFunc func(ctx context.Context, app *app, args []string) error
@@ -78,6 +81,9 @@ type app struct {
 	cmd string
 	// wd is the absolute folder relative paths resolve against (-C).
 	wd string
+	// reportOut receives the report with --report -; stdout's result
+	// lines then go to stderr, so that stdout is one JSON document.
+	reportOut io.Writer
 }
 
 func (a *app) getenv(k string) string {
@@ -207,7 +213,7 @@ func dispatch(ctx context.Context, a *app, args []string) error {
 			printCommandHelp(a.stdout, c, fs)
 			return nil
 		}
-		return a.usagef("%v", err)
+		return a.usagef("%s", flagError(err, fs))
 	}
 	if *help {
 		printCommandHelp(a.stdout, c, fs)
@@ -232,7 +238,80 @@ func dispatch(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	a.wd = wd
+	if err := a.checkReportFlag(c); err != nil {
+		return err
+	}
+	if a.globals.progress == "tty" {
+		if f, ok := a.stderr.(*os.File); !ok || !isTerminal(f) {
+			a.warnf("--progress tty: stderr is not a terminal, showing plain progress")
+			a.globals.progress = "plain"
+		}
+	}
 	return runCmd(ctx, a, fs.Args())
+}
+
+// checkReportFlag refuses --report where no report is written, and checks
+// before anything runs that the report and the GitHub output files can be
+// written, so that a long release does not end unrecorded.
+func (a *app) checkReportFlag(c command) error {
+	if a.report != "" && !c.report {
+		return a.usagef("--report: slipway %s writes no report", c.name)
+	}
+	if !c.report {
+		return nil
+	}
+	if a.report == "-" {
+		a.reportOut, a.stdout = a.stdout, a.stderr
+	} else if a.report != "" {
+		if err := checkWritable(a.path(a.report)); err != nil {
+			return a.usagef("--report %s: %v", a.report, err)
+		}
+	}
+	for _, v := range []string{"GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"} {
+		if p := a.getenv(v); p != "" {
+			if err := checkWritable(p); err != nil {
+				return fmt.Errorf("%s %s: %w", v, p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkWritable says whether a file can be written at path: its folder
+// exists and takes new files, and the file, if there, is not a folder.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("folder %s does not exist", dir)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return errors.New("is a folder")
+	}
+	f, err := os.CreateTemp(dir, ".slipway-check-*")
+	if err != nil {
+		return fmt.Errorf("folder %s is not writable", dir)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// flagError adds a did-you-mean to pflag's unknown-flag errors.
+func flagError(err error, fs *pflag.FlagSet) string {
+	msg := err.Error()
+	bad, ok := strings.CutPrefix(msg, "unknown flag: --")
+	if !ok {
+		return msg
+	}
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	if s := project.Suggest(bad, names); s != "" {
+		msg += fmt.Sprintf(" (did you mean --%s?)", s)
+	}
+	return msg
 }
 
 func newCommandFlags(c command, g *globals) *pflag.FlagSet {

@@ -21,6 +21,7 @@ address (--buildkit-host, BUILDKIT_HOST, buildkit.host) slipway starts a
 private buildkitd for the run and stops it at the end. Builds are
 reproducible: file times are clamped to the commit time. Prints one line
 per image: name, digest, platforms.`,
+		report: true,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
 			p.registerJobs(fs)

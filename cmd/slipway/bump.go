@@ -31,6 +31,7 @@ from a report (--from), or else from what the registry holds for the
 project's plan. PATHs are files, folders (*.yaml, *.yml, *.json, recursive)
 and globs (a Helm chart's templates/ folder is skipped); without PATHs, the manifests of slipway.yaml. All files are
 read and checked before any is written; each is replaced whole.`,
+		report: true,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
 			p.registerBump(fs)

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-build/slipway/builder"
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/release"
 	"github.com/slipway-build/slipway/internal/report"
@@ -77,8 +79,19 @@ func (a *app) options(p *pipelineFlags) (release.Options, error) {
 		return release.Options{}, a.usagef("--pin: %q is not one of tag, digest, tag+digest", p.pin)
 	}
 	host := p.buildkitHost
+	source := "--buildkit-host"
 	if host == "" {
-		host = a.getenv("BUILDKIT_HOST")
+		host, source = a.getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"
+	}
+	if host != "" {
+		if err := builder.ValidateAddress(host); err != nil {
+			return release.Options{}, a.usagef("%s: %v", source, err)
+		}
+	}
+	for _, h := range p.insecure {
+		if strings.Contains(h, "/") || h == "" {
+			return release.Options{}, a.usagef("--insecure-registry %q: give the registry as host[:port], without a scheme or path", h)
+		}
 	}
 	sigRepo := p.sigRepo
 	if sigRepo == "" {
@@ -126,7 +139,12 @@ func (a *app) finishReport(rep *report.Report, runErr error) error {
 		rep.Error = runErr.Error()
 	}
 	var err error
-	if a.report != "" {
+	switch {
+	case a.report == "-":
+		if werr := report.Encode(a.reportOut, rep); werr != nil {
+			err = fmt.Errorf("writing the report: %w", werr)
+		}
+	case a.report != "":
 		if werr := report.Write(a.path(a.report), rep); werr != nil {
 			err = fmt.Errorf("writing the report: %w", werr)
 		}

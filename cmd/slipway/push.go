@@ -22,6 +22,7 @@ mounted across repositories of one registry), then manifests, then tags,
 so that no tag ever points at incomplete content. Transient registry
 failures are retried. With --from, the references come from the report of
 an earlier build. Prints REF@DIGEST per reference.`,
+		report: true,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
 			p.registerJobs(fs)

@@ -25,6 +25,7 @@ the report says what did get pushed. Manifests get the primary reference
 --dry-run prints the plan and the manifest edits as a diff (the digest,
 known only after the build, shows as sha256:000...), and builds, pushes,
 signs and writes nothing. Prints REF@DIGEST per reference.`,
+		report: true,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
 			p.registerJobs(fs)

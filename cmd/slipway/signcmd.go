@@ -22,6 +22,7 @@ stores them (sha256-<hex>.sig), so the cosign CLI verifies them. The key
 is sign.key of slipway.yaml; its password comes from COSIGN_PASSWORD or a
 terminal prompt. Signing again with the same key adds nothing. Prints one
 signature reference per line.`,
+		report: true,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
 			p.registerSign(fs)

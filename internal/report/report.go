@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -190,6 +191,16 @@ func Read(path string) (*Report, error) {
 		return nil, fmt.Errorf("reading report %s: %w", path, err)
 	}
 	return &r, nil
+}
+
+// Encode writes the report as one JSON document to w.
+func Encode(w io.Writer, r *Report) error {
+	data, err := json.MarshalIndent(r.normalized(), "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding report: %w", err)
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
 }
 
 // Write stores the report at path whole or not at all; "-" writes it to

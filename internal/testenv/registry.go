@@ -121,6 +121,19 @@ func (r *Registry) Stop() {
 	_ = r.cmd.Wait()
 }
 
+// Restart starts a stopped registry again on the same address and storage
+// (a registry coming back under a client that retries).
+func (r *Registry) Restart(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(r.cmd.Path, r.cmd.Args[1:]...)
+	cmd.Stdout, cmd.Stderr = r.cmd.Stdout, r.cmd.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.cmd = cmd
+	r.waitReady(t)
+}
+
 func (r *Registry) waitReady(t testing.TB) {
 	t.Helper()
 	client := &http.Client{Transport: r.Transport(), Timeout: 2 * time.Second}
