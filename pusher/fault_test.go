@@ -247,7 +247,7 @@ func TestDeadline(t *testing.T) {
 	if !errors.Is(err, errDeadline) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
-	if !strings.Contains(err.Error(), "deadline exceeded (300ms)") || !strings.Contains(Hint(err), "deadline") {
+	if !strings.Contains(err.Error(), "deadline exceeded (300ms)") || !strings.Contains(Hint(err), "--push-timeout") {
 		t.Errorf("err = %v, hint %q", err, Hint(err))
 	}
 }
