@@ -28,6 +28,8 @@ type Config struct {
 	Manifests []Manifest `yaml:"manifests"`
 	// Verify sets the defaults of slipway verify.
 	Verify *Verify `yaml:"verify"`
+	// Lint tunes slipway lint and the lint that starts a release.
+	Lint Lint `yaml:"lint"`
 
 	// File is the path the config was loaded from (as given), Dir the
 	// absolute folder it lives in.
@@ -183,4 +185,28 @@ type Rule struct {
 // Position is where a value was found in the file, for later errors.
 type Position struct {
 	Line, Col int
+}
+
+// Lint tunes the best-practice checks of slipway lint.
+type Lint struct {
+	// Skip lists rules that are not checked (slipway's or BuildKit's).
+	Skip []string `yaml:"skip"`
+	// Severity overrides a rule's severity: error, warning or info.
+	Severity map[string]string `yaml:"severity"`
+	// OnRelease lints before a release builds; nil means true.
+	OnRelease *bool `yaml:"on-release"`
+	// MaxLayers bounds filesystem layers of a stage or image; 0 means 20.
+	MaxLayers int `yaml:"max-layers"`
+	// MaxBaseMB bounds a base image's compressed size; 0 means 300.
+	MaxBaseMB int `yaml:"max-base-mb"`
+	// MaxImageMB bounds a built image's compressed size; 0 means no bound.
+	MaxImageMB int `yaml:"max-image-mb"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// LintOnRelease reports whether a release lints first (lint.on-release, default true).
+func (c *Config) LintOnRelease() bool {
+	return c.Lint.OnRelease == nil || *c.Lint.OnRelease
 }

@@ -229,6 +229,7 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool
 			}
 		}
 	}
+	validateLint(cfg.Lint, mappingValue(root, "lint"), at)
 
 	manifestsNode := mappingValue(root, "manifests")
 	for i, m := range cfg.Manifests {
@@ -334,6 +335,29 @@ func validateCacheSpec(s string) error {
 		return fmt.Errorf("%q: unknown cache type %q", s, fields["type"])
 	}
 	return nil
+}
+
+func validateLint(l Lint, n *yaml.Node, at func(Position, string, ...any)) {
+	for rule, sev := range l.Severity {
+		switch sev {
+		case "error", "warning", "info":
+		default:
+			at(valuePos(mappingValue(n, "severity"), rule), "lint.severity.%s: %q is not one of error, warning, info", rule, sev)
+		}
+	}
+	for i, r := range l.Skip {
+		if strings.TrimSpace(r) == "" {
+			at(seqItemPos(n, "skip", i), "lint.skip[%d]: empty rule name", i)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"max-layers", l.MaxLayers}, {"max-base-mb", l.MaxBaseMB}, {"max-image-mb", l.MaxImageMB}} {
+		if f.v < 0 {
+			at(valuePos(n, f.key), "lint.%s: %d is negative", f.key, f.v)
+		}
+	}
 }
 
 func validateBuildkit(b Buildkit, pos Position, at func(Position, string, ...any)) {

@@ -672,6 +672,7 @@ func TestSchemaBadFixtures(t *testing.T) {
 		"empty-images.yaml":  {paths: []string{"/images"}},
 		"empty.yaml":         {paths: []string{""}},
 		"env.yaml":           {why: "environment variables are read when slipway runs"},
+		"lint.yaml":          {paths: []string{"/lint/on-release", "/lint/severity/root-user", "/lint/skip/0"}, why: "a negative max-layers is checked by Load"},
 		"names.yaml":         {paths: []string{"/images/0/name", "/images/1/name", "/images/4", "/images/5/name"}},
 		"no-images.yaml":     {paths: []string{""}},
 		"no-registry.yaml":   {why: "a registry may come from the top or from each image"},
