@@ -64,6 +64,10 @@ func buildkitChecks(ctx context.Context, df Dockerfile, data []byte, resolver so
 			sev = Error
 		}
 	}
+	// The linter copies the source map into its results; an empty
+	// definition stands in for the LLB a build would have.
+	sm := llb.NewSourceMap(nil, df.Shown, "Dockerfile", data)
+	sm.Definition = &llb.Definition{}
 	opt := dockerfile2llb.ConvertOpt{
 		Config: dockerui.Config{
 			BuildArgs:              df.Args,
@@ -71,7 +75,7 @@ func buildkitChecks(ctx context.Context, df Dockerfile, data []byte, resolver so
 			TargetPlatforms:        targets,
 			MultiPlatformRequested: len(targets) > 1,
 		},
-		SourceMap:    llb.NewSourceMap(nil, df.Shown, "Dockerfile", data),
+		SourceMap:    sm,
 		MetaResolver: resolver,
 	}
 	res, err := dockerfile2llb.DockerfileLint(ctx, data, opt)

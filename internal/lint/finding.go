@@ -35,6 +35,19 @@ func (s Severity) String() string {
 	return "unknown"
 }
 
+// MarshalText writes the severity's name, for JSON.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a severity's name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b), true)
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // ParseSeverity reads info, warning or error; withNone also accepts none.
 func ParseSeverity(s string, withNone bool) (Severity, error) {
 	switch strings.ToLower(s) {
@@ -68,7 +81,7 @@ type Finding struct {
 	Line     int      `json:"line"`
 	Column   int      `json:"column"`
 	Rule     string   `json:"rule"`
-	Severity Severity `json:"-"`
+	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
 	URL      string   `json:"url,omitempty"`
 	Source   string   `json:"source"`
