@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-build/slipway/internal/access"
 	"github.com/slipway-build/slipway/internal/lint"
 	"github.com/slipway-build/slipway/internal/project"
 )
@@ -58,7 +59,13 @@ how to skip them: docs/lint.md.`,
 				default:
 					return err
 				}
-				res, err := lint.Lint(ctx, s, lint.Options{Online: *online, Insecure: *insecure})
+				opts := lint.Options{Online: *online}
+				if *online {
+					if opts.Access, err = access.New(s.Project, access.Options{InsecureRegistries: *insecure}); err != nil {
+						return err
+					}
+				}
+				res, err := lint.Lint(ctx, s, opts)
 				if res == nil {
 					if err != nil && !errors.Is(err, lint.ErrNothing) {
 						return fmt.Errorf("linting: %w", err)

@@ -22,6 +22,8 @@ push to every registry, sign (when sign: is set), then bump the manifests
 pushed and signed; any failure leaves them as they were and exits 1, and
 the report says what did get pushed. Manifests get the primary reference
 (first registry, first tag) with its digest unless pin: says otherwise.
+It lints the Dockerfiles and manifests first (see slipway lint; not with
+lint: {on-release: false}) and builds nothing on a finding at error.
 --dry-run prints the plan and the manifest edits as a diff (the digest,
 known only after the build, shows as sha256:000...), and builds, pushes,
 signs and writes nothing. Prints REF@DIGEST per reference.`,
@@ -50,7 +52,9 @@ signs and writes nothing. Prints REF@DIGEST per reference.`,
 				}
 				rep := a.newReport("release")
 				changes, err := release.Release(ctx, cfg, plan, opts, rep, *dryRun)
-				if *dryRun && err == nil {
+				// A dry run shows the plan and the diff even when its lint
+				// would stop the release, and then says so.
+				if *dryRun && (err == nil || release.IsLintError(err)) {
 					for _, img := range plan.Images {
 						for _, ref := range img.Refs {
 							fmt.Fprintln(a.stdout, ref.String())
@@ -61,7 +65,7 @@ signs and writes nothing. Prints REF@DIGEST per reference.`,
 							return derr
 						}
 					}
-					return a.finishReport(rep, nil)
+					return a.finishReport(rep, err)
 				}
 				a.printPushed(rep)
 				a.summarize(rep)

@@ -3,35 +3,32 @@ package lint
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/containerd/platforms"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/slipway-build/slipway/internal/access"
 )
 
-// RemoteRegistry asks registries, with the local credentials (docker
-// config and helpers), reaching Insecure hosts over plain HTTP.
+// RemoteRegistry asks registries the way the run's access says (TLS
+// roots, insecure hosts, credentials).
 type RemoteRegistry struct {
-	Insecure []string
+	Access *access.Access
 }
 
 func (r RemoteRegistry) image(ctx context.Context, ref string, p *v1.Platform) (v1.Image, error) {
-	var opts []name.Option
-	for _, h := range r.Insecure {
-		if strings.HasPrefix(ref, h+"/") {
-			opts = append(opts, name.Insecure)
-		}
-	}
-	n, err := name.ParseReference(ref, opts...)
+	n, err := r.Access.ParseReference(ref)
 	if err != nil {
 		return nil, err
 	}
-	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	ro, err := r.Access.RemoteOptions(0)
+	if err != nil {
+		return nil, err
+	}
+	ro = append(ro, remote.WithContext(ctx))
 	if p != nil {
 		ro = append(ro, remote.WithPlatform(*p))
 	}

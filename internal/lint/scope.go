@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/slipway-build/slipway/internal/access"
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/store"
 	"github.com/slipway-build/slipway/manifest"
@@ -190,8 +191,8 @@ type Options struct {
 	// Online lets lint ask registries (base-size, base configs); default
 	// offline.
 	Online bool
-	// Insecure hosts are reached over plain HTTP.
-	Insecure []string
+	// Access is how registries are reached when Online.
+	Access *access.Access
 }
 
 // Lint gathers what s names and lints it under the project's lint:
@@ -207,7 +208,7 @@ func Lint(ctx context.Context, s Scope, opts Options) (*Result, error) {
 		}
 	}
 	if opts.Online {
-		req.Registry = RemoteRegistry{Insecure: opts.Insecure}
+		req.Registry = RemoteRegistry{Access: opts.Access}
 	}
 	return Run(ctx, req)
 }

@@ -30,6 +30,10 @@ type Stages struct {
 	Build func(ctx context.Context, plan *Plan, rep *report.Report) error
 	// Push publishes every built image to all its references.
 	Push func(ctx context.Context, plan *Plan, rep *report.Report) error
+	// Lint checks the Dockerfiles and manifests before anything is built;
+	// an error stops the release (a dry run shows it and goes on). Nil
+	// when lint.on-release is false.
+	Lint func(ctx context.Context, plan *Plan) error
 }
 
 // Signer signs pushed images.
@@ -48,6 +52,9 @@ func DefaultStages(cfg *project.Config, opts Options) Stages {
 			_, err := Push(ctx, cfg, plan, opts, rep)
 			return err
 		},
+	}
+	if cfg.LintOnRelease() {
+		st.Lint = LintStage(cfg, opts)
 	}
 	if cfg.Sign != nil {
 		st.OpenSigner = func(ctx context.Context, plan *Plan) (Signer, error) {
@@ -99,6 +106,12 @@ func (st Stages) Release(ctx context.Context, cfg *project.Config, plan *Plan, p
 func (st Stages) release(ctx context.Context, cfg *project.Config, plan *Plan, pin string, insecure []string, rep *report.Report, dryRun bool) (*manifest.Changes, error) {
 	RecordPlan(plan, rep)
 	rep.DryRun = dryRun
+	var lintErr error
+	if st.Lint != nil {
+		if lintErr = rep.Time("lint", func() error { return st.Lint(ctx, plan) }); lintErr != nil && !dryRun {
+			return nil, lintErr
+		}
+	}
 	targets, err := ManifestTargets(cfg, pin)
 	if err != nil {
 		return nil, err
@@ -124,7 +137,7 @@ func (st Stages) release(ctx context.Context, cfg *project.Config, plan *Plan, p
 		if changes != nil {
 			RecordEdits(changes, rep)
 		}
-		return changes, nil
+		return changes, lintErr
 	}
 
 	var signer Signer
