@@ -82,6 +82,11 @@ func buildkitChecks(ctx context.Context, df Dockerfile, data []byte, resolver so
 	if err != nil {
 		return nil, fmt.Errorf("linting %s: %w", df.Shown, err)
 	}
+	// Under error=true BuildKit also returns the checks it ran as an error;
+	// they are the findings themselves, not a Dockerfile that cannot be read.
+	if res.Error != nil && sev == Error && strings.HasPrefix(res.Error.Message, "lint violation found for rules") {
+		res.Error = nil
+	}
 	if res.Error != nil {
 		line := 0
 		if rs := res.Error.Location.Ranges; len(rs) > 0 {

@@ -1,0 +1,4 @@
+ARG GO=1.26
+FROM golang:${GO}
+USER 1000
+ENTRYPOINT ["/app"]

@@ -1,0 +1,5 @@
+FROM localhost:5000/tools:2.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef as build
+RUN true
+FROM scratch
+COPY --from=build /bin/true /true
+USER 1000

@@ -1,0 +1,4 @@
+FROM localhost:5000/tools:2.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+ARG UID=0
+USER ${UID}:${UID}
+ENTRYPOINT ["/app"]

@@ -1,0 +1,6 @@
+FROM localhost:5000/tools:2.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef AS base
+USER 1000
+FROM base AS app
+ENTRYPOINT ["/app"]
+FROM localhost:5000/tools:2.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+ENTRYPOINT ["/app"]

@@ -1,0 +1,4 @@
+FROM localhost:5000/tools:2.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+USER 1000
+USER root
+ENTRYPOINT ["/app"]

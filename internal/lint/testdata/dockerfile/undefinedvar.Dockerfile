@@ -1,0 +1,4 @@
+FROM localhost:5000/tools:2.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+COPY $SRC_DIR /src
+USER 1000
+ENTRYPOINT ["/app"]
