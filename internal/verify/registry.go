@@ -143,16 +143,13 @@ func (c *checker) registryCause(ctx context.Context, ref imagepolicy.Ref, err er
 	return fmt.Sprintf("reaching %s: %s", ref.Registry, shortErr(err)), ""
 }
 
-// repoMissing tells a missing repository from a missing tag: the error
-// code of the manifest request when the registry gives one, else whether
-// listing the repository's tags fails with 404.
+// repoMissing tells a missing repository from a missing tag: NAME_UNKNOWN
+// from the manifest request, else whether listing the repository's tags
+// fails with 404 (registries answer MANIFEST_UNKNOWN for both).
 func (c *checker) repoMissing(ctx context.Context, ref imagepolicy.Ref, te *transport.Error) bool {
 	for _, d := range te.Errors {
-		switch d.Code {
-		case transport.NameUnknownErrorCode:
+		if d.Code == transport.NameUnknownErrorCode {
 			return true
-		case transport.ManifestUnknownErrorCode:
-			return false
 		}
 	}
 	_, err := remote.List(ref.Name.Context(), c.ro...)

@@ -250,10 +250,16 @@ func (c *checker) image(ctx context.Context, s string) imageState {
 	}
 	st.platforms = plats.names()
 	if missing := plats.missing(c.wanted); len(missing) > 0 {
-		add(RulePlatform, Error,
-			fmt.Sprintf("no match for platform in manifest: the image has %s, not %s; nodes of that platform fail to pull it",
-				strings.Join(st.platforms, ", "), strings.Join(missing, ", ")),
-			"build for every node platform (platforms: in slipway.yaml), or set --platform to what the cluster runs")
+		hint := "build for every node platform (platforms: in slipway.yaml), or set --platform to what the cluster runs"
+		if got.MediaType.IsIndex() {
+			add(RulePlatform, Error, fmt.Sprintf("no match for platform in manifest: the image has %s, not %s; nodes of that platform fail to pull it (ErrImagePull)",
+				strings.Join(st.platforms, ", "), strings.Join(missing, ", ")), hint)
+		} else {
+			// containerd does not match a lone manifest against the node's
+			// platform: the pull succeeds and the container cannot start.
+			add(RulePlatform, Error, fmt.Sprintf("the image is a single %s manifest, not %s; nodes of that platform pull it and fail to start it (exec format error, CrashLoopBackOff)",
+				strings.Join(st.platforms, ", "), strings.Join(missing, ", ")), hint)
+		}
 		return st
 	}
 	if ref.Pinning == imagepolicy.TagDigest {
