@@ -171,16 +171,20 @@ func TestCheck(t *testing.T) {
 	}
 
 	// Platforms: arm64 is missing from the amd64-only images.
-	res, err = Check(ctx, []Use{{Image: h + "/team/multi:2@" + multi}, {Image: h + "/team/amd:1@" + pushImage(t, h+"/team/amd:1", "amd64")}},
+	amdIdx := pushIndex(t, h+"/team/amdidx:1", "amd64")
+	res, err = Check(ctx, []Use{{Image: h + "/team/multi:2@" + multi}, {Image: h + "/team/amd:1@" + pushImage(t, h+"/team/amd:1", "amd64")}, {Image: h + "/team/amdidx:1@" + amdIdx}},
 		Options{Access: newAccess(t), Platforms: []string{"linux/amd64", "linux/arm64"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := lines(res); len(got) != 2 || !strings.HasSuffix(got[0], " ok") || !strings.HasSuffix(got[1], "error platform") {
+	if got := lines(res); len(got) != 3 || !strings.HasSuffix(got[0], " ok") || !strings.HasSuffix(got[1], "error platform") || !strings.HasSuffix(got[2], "error platform") {
 		t.Errorf("platforms: %v", got)
 	}
-	if m := res.Findings[1].Message; !strings.Contains(m, "no match for platform in manifest") || !strings.Contains(m, "linux/arm64") {
+	if m := res.Findings[1].Message; !strings.Contains(m, "single linux/amd64 manifest, not linux/arm64") {
 		t.Errorf("platform message: %s", m)
+	}
+	if m := res.Findings[2].Message; !strings.Contains(m, "no match for platform in manifest: the image has linux/amd64, not linux/arm64") {
+		t.Errorf("index platform message: %s", m)
 	}
 }
 
