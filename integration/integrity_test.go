@@ -390,3 +390,102 @@ func TestCommandLineText(t *testing.T) {
 		t.Errorf("a bad BUILDKIT_HOST scheme: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// A tag that names a commit does not move silently: the second release of
+// the same commit with other inputs warns, or refuses with --immutable-tags.
+func TestImmutableTags(t *testing.T) {
+	testenv.RequireTools(t, "buildkitd", "registry", "runc")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml":    fmt.Sprintf("registry: %s/team\ntags: [\"{{.ShortCommit}}\", latest]\nimages:\n  - name: web\n    args: {V: \"${V}\"}\n", reg.Host),
+		"Dockerfile":      "FROM scratch\nARG V\nCOPY payload-${V}.txt /payload.txt\n",
+		"payload-one.txt": "one\n", "payload-two.txt": "two\n",
+		".dockerignore": "slipway.yaml\n", // so that editing it below keeps the commit's tag
+	})
+	short := git(t, dir, "rev-parse", "--short=7", "HEAD")
+	commitRef := reg.Host + "/team/web:" + short
+	env := append(cacheEnv(), "V=one")
+	r := slipway(t, dir, env, "release", "--progress", "quiet", "--report", "one.json")
+	if r.code != 0 {
+		t.Fatalf("release one: exit %d\n%s", r.code, r.stderr)
+	}
+	one := readReport(t, filepath.Join(dir, "one.json")).Images[0].Digest
+
+	env = append(cacheEnv(), "V=two")
+	r = slipway(t, dir, env, "release", "--progress", "quiet", "--immutable-tags")
+	if r.code != 1 {
+		t.Fatalf("release two --immutable-tags: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, commitRef+" already points at "+one) {
+		t.Errorf("the refusal does not name the tag and its digest:\n%s", r.stderr)
+	}
+	checkResolves(t, reg, authn.Anonymous, one, commitRef, reg.Host+"/team/web:latest")
+
+	r = slipway(t, dir, env, "release", "--progress", "quiet", "--report", "two.json")
+	if r.code != 0 {
+		t.Fatalf("release two: exit %d\n%s", r.code, r.stderr)
+	}
+	two := readReport(t, filepath.Join(dir, "two.json")).Images[0].Digest
+	if !strings.Contains(r.stderr, "warning: "+commitRef+" moves from "+one+" to "+two) {
+		t.Errorf("no warning naming the moved tag, old and new digest:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, ":latest moves") {
+		t.Errorf("latest is meant to move, yet it was warned about:\n%s", r.stderr)
+	}
+	checkResolves(t, reg, authn.Anonymous, two, commitRef)
+
+	// immutable_tags: true in slipway.yaml refuses as the flag does.
+	writeFiles(t, dir, map[string]string{"slipway.yaml": fmt.Sprintf("immutable_tags: true\nregistry: %s/team\ntags: [\"{{.ShortCommit}}\", latest]\nimages:\n  - name: web\n    args: {V: \"${V}\"}\n", reg.Host)})
+	r = slipway(t, dir, append(cacheEnv(), "V=one"), "release", "--progress", "quiet")
+	if r.code != 1 || !strings.Contains(r.stderr, "already points at "+two) {
+		t.Errorf("immutable_tags: true: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+}
+
+// Paths that leave the project are refused at load time, unless listed.
+func TestPathsOutsideTheProject(t *testing.T) {
+	testenv.RequireTools(t)
+	elsewhere := t.TempDir()
+	writeFiles(t, elsewhere, map[string]string{"deploy.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n    - name: a\n      image: nginx:1\n"})
+	dir := gitProject(t, map[string]string{"Dockerfile": "FROM scratch\n", "ok/pod.yaml": "kind: Pod\n"})
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"context ..", "registry: localhost:5000/t\nimages:\n  - name: web\n    context: ../\n", "slipway.yaml:4:14: images[0].context:"},
+		{"context absolute", "registry: localhost:5000/t\nimages:\n  - name: web\n    context: /etc\n", "slipway.yaml:4:14: images[0].context: /etc is outside the project folder"},
+		{"manifest symlink", "registry: localhost:5000/t\nimages: [{name: web}]\nmanifests:\n  - paths: [linked]\n", "slipway.yaml:4:13: manifests[0].paths[0]:"},
+		{"kustomization", "registry: localhost:5000/t\nimages: [{name: web}]\nmanifests:\n  - kustomization: ../k/kustomization.yaml\n", "slipway.yaml:4:20: manifests[0].kustomization:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			writeFiles(t, dir, map[string]string{"slipway.yaml": c.yaml})
+			r := slipway(t, dir, nil, "tags")
+			if r.code != 2 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "allow_outside") {
+				t.Errorf("exit %d, want 2 and %q:\n%s", r.code, c.want, r.stderr)
+			}
+		})
+	}
+	// A symlink inside a manifests folder that leads out is refused too.
+	if err := os.Symlink(filepath.Join(elsewhere, "deploy.yaml"), filepath.Join(dir, "ok", "escape.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"slipway.yaml": "registry: localhost:5000/t\nimages: [{name: web}]\nmanifests:\n  - paths: [ok/]\n"})
+	if r := slipway(t, dir, nil, "tags"); r.code != 2 || !strings.Contains(r.stderr, "escape.yaml") {
+		t.Errorf("a symlink out of a manifests folder: exit %d\n%s", r.code, r.stderr)
+	}
+	// Listed in allow_outside, the same paths load.
+	writeFiles(t, dir, map[string]string{"slipway.yaml": fmt.Sprintf("allow_outside: [%q]\nregistry: localhost:5000/t\nimages: [{name: web}]\nmanifests:\n  - paths: [linked, ok/]\n", elsewhere)})
+	if r := slipway(t, dir, nil, "tags"); r.code != 0 {
+		t.Errorf("with allow_outside: exit %d\n%s", r.code, r.stderr)
+	}
+	// A path the user names on the command line is theirs to name.
+	if r := slipway(t, t.TempDir(), nil, "bump", "--set", "nginx=nginx:2", elsewhere); r.code != 0 {
+		t.Errorf("bump of a folder named on the command line: exit %d\n%s", r.code, r.stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(elsewhere, "deploy.yaml")); !strings.Contains(string(got), "image: nginx:2") {
+		t.Errorf("the named folder was not bumped:\n%s", got)
+	}
+}

@@ -28,6 +28,7 @@ type pipelineFlags struct {
 	pushTimeout  time.Duration
 	sigRepo      string
 	pin          string
+	immutable    bool
 }
 
 // newPipelineFlags holds the defaults, which also apply to the flags a
@@ -113,6 +114,8 @@ func (a *app) options(p *pipelineFlags) (release.Options, error) {
 		ProgressMode:        a.progressMode(),
 		Getenv:              a.getenv,
 		ReportPath:          a.reportPath(),
+		ImmutableTags:       p.immutable,
+		Warn:                func(s string) { a.warnf("%s", s) },
 	}
 	if a.progress == "quiet" {
 		o.Progress = nil

@@ -36,6 +36,7 @@ signs and writes nothing. Prints REF@DIGEST per reference.`,
 			p.registerPush(fs)
 			p.registerSign(fs)
 			p.registerBump(fs)
+			fs.BoolVar(&p.immutable, "immutable-tags", false, "refuse to move a tag that names one commit or version to another digest (default: warn)")
 			dryRun := fs.Bool("dry-run", false, "print the plan and the manifest diff; build, push, sign and write nothing")
 			return func(ctx context.Context, a *app, args []string) error {
 				opts, err := a.options(p)

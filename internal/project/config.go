@@ -16,6 +16,13 @@ type Config struct {
 	// InsecureRegistries lists hosts that may be reached over plain HTTP
 	// (loopback hosts always may).
 	InsecureRegistries []string `yaml:"insecure_registries"`
+	// ImmutableTags refuses to move a tag that names one commit or version
+	// (rendered from .Commit, .ShortCommit, .Describe or a full .Version)
+	// to another digest; without it such a move is a warning.
+	ImmutableTags bool `yaml:"immutable_tags"`
+	// AllowOutside lists folders or files outside the project folder that
+	// build contexts and manifests may use (relative to the project file).
+	AllowOutside []string `yaml:"allow_outside"`
 	// Tags are Go templates over git facts; default ["{{.ShortCommit}}"].
 	Tags []string `yaml:"tags"`
 	// Buildkit says where BuildKit runs; empty means a private buildkitd.

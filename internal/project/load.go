@@ -111,6 +111,10 @@ func Parse(file, dir string, data []byte, getenv LookupEnv) (*Config, error) {
 		return nil, err
 	}
 	resolvePaths(cfg)
+	checkOutside(cfg, root, ps)
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 

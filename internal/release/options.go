@@ -48,6 +48,12 @@ type Options struct {
 	Debug io.Writer
 	// Getenv reads the environment.
 	Getenv func(string) string
+	// ImmutableTags refuses to move tags that name one commit or version
+	// (on top of slipway.yaml's immutable_tags); otherwise such a move is
+	// passed to Warn.
+	ImmutableTags bool
+	// Warn receives warnings meant for the user; nil drops them.
+	Warn func(string)
 	// ReportPath is the report this run writes (--report), one of
 	// slipway's own files: never sent to BuildKit.
 	ReportPath string

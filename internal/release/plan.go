@@ -33,6 +33,9 @@ type PlannedImage struct {
 	// inputs (absolute paths); when there are any, tags that claim a
 	// commit get "-dirty".
 	DirtyFiles []string
+	// Immutable marks the tags that name one commit or version: they are
+	// meant never to move to another digest.
+	Immutable map[string]bool
 	// Digest, when set, is what a report says was built: push, sign and
 	// bump act on it and on nothing else. Store is where it was built.
 	Digest, Store string
@@ -126,7 +129,8 @@ func MakePlan(cfg *project.Config, facts tagging.Facts, opts PlanOptions) (*Plan
 				Msg: fmt.Sprintf("image %s: every tag template rendered empty, so the image would get no tag", img.Name)})
 			continue
 		}
-		pi := PlannedImage{Name: img.Name, Tags: tags, Config: img, Registries: regs, DirtyFiles: dirty}
+		pi := PlannedImage{Name: img.Name, Tags: tags, Config: img, Registries: regs, DirtyFiles: dirty,
+			Immutable: tagging.Immutable(templates, imgFacts, opts.Getenv)}
 		if len(dirty) > 0 && dirtyTagged(tags) {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s: uncommitted changes in its build inputs (%s), so tags that name the commit get -dirty",
 				img.Name, firstFew(cfg.Dir, dirty, 3)))

@@ -248,6 +248,9 @@ func Push(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, re
 		}
 	}
 	po := PushOptions(cfg, opts)
+	if err := checkMoves(ctx, cfg, plan, arts, po, opts); err != nil {
+		return nil, err
+	}
 	var out []pusher.Published
 	for i, img := range plan.Images {
 		pub, err := pusher.Push(ctx, arts[i], img.Refs, po)
@@ -264,6 +267,47 @@ func Push(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, re
 		}
 	}
 	return out, nil
+}
+
+// checkMoves warns about, or with immutable tags refuses, tags naming one
+// commit or version that already point at another digest; refused, nothing
+// is pushed.
+func checkMoves(ctx context.Context, cfg *project.Config, plan *Plan, arts []remote.Taggable, po pusher.Options, opts Options) error {
+	any := false
+	for _, img := range plan.Images {
+		any = any || len(img.Immutable) > 0
+	}
+	if !any {
+		return nil
+	}
+	digests := make([]string, len(arts))
+	for i, a := range arts {
+		d, err := a.(interface{ Digest() (v1.Hash, error) }).Digest()
+		if err != nil {
+			return fmt.Errorf("reading %s from the store: %w", plan.Images[i].Name, err)
+		}
+		digests[i] = d.String()
+	}
+	ro, err := pusher.RemoteOptions(po)
+	if err != nil {
+		return err
+	}
+	moved, err := movedTags(ctx, plan, digests, po.InsecureRegistries, ro)
+	if err != nil {
+		return err
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	if cfg.ImmutableTags || opts.ImmutableTags {
+		return &MovedTagsError{Tags: moved}
+	}
+	if opts.Warn != nil {
+		for _, m := range moved {
+			opts.Warn(fmt.Sprintf("%s moves from %s to %s: this tag names one commit or version, and the same commit was built with other inputs", m.Ref, m.Old, m.New))
+		}
+	}
+	return nil
 }
 
 // GoneError is a push of a digest that a report names but the store no

@@ -88,7 +88,7 @@ func Render(templates []string, f Facts, getenv func(string) string) (tags []str
 	var errs []error
 	seen := make(map[string]bool)
 	for i, text := range templates {
-		tag, skipped, err := renderOne(text, &f, getenv)
+		tag, skipped, _, err := renderOne(text, &f, getenv)
 		switch {
 		case err != nil:
 			errs = append(errs, &TemplateError{Index: i, Template: text, Err: err})
@@ -105,48 +105,71 @@ func Render(templates []string, f Facts, getenv func(string) string) (tags []str
 	return tags, warnings, nil
 }
 
-// renderOne returns the tag, or why the template is skipped, or an error.
-func renderOne(text string, f *Facts, getenv func(string) string) (tag, skipped string, err error) {
-	st := &renderState{f: f, getenv: getenv}
+// Immutable says which of the tags that templates render name one commit
+// or version: they read .Commit, .ShortCommit, .Describe or the full
+// .Version. Such tags are meant never to move; the others (.Major.Minor,
+// branches, fixed text like latest) move by design.
+func Immutable(templates []string, f Facts, getenv func(string) string) map[string]bool {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	out := map[string]bool{}
+	for _, text := range templates {
+		if tag, skipped, pinned, err := renderOne(text, &f, getenv); err == nil && skipped == "" && pinned {
+			out[tag] = true
+		}
+	}
+	return out
+}
+
+// renderOne returns the tag, or why the template is skipped, or an error;
+// pinned says whether it read a fact that names one commit or version.
+func renderOne(text string, f *Facts, getenv func(string) string) (tag, skipped string, pinned bool, err error) {
+	tag, skipped, st, err := execute(text, f, getenv)
+	return tag, skipped, st != nil && st.pinned, err
+}
+
+func execute(text string, f *Facts, getenv func(string) string) (tag, skipped string, st *renderState, err error) {
+	st = &renderState{f: f, getenv: getenv}
 	t, err := template.New("tag").Funcs(st.funcs()).Parse(text)
 	if err != nil {
-		return "", "", cleanTemplateError(err)
+		return "", "", st, cleanTemplateError(err)
 	}
 	if err := checkTree(t); err != nil {
-		return "", "", err
+		return "", "", st, err
 	}
 	var out cappedWriter
 	err = t.Execute(&out, view{st})
 	if st.fatal != nil {
-		return "", "", st.fatal
+		return "", "", st, st.fatal
 	}
 	if err != nil {
 		if errors.Is(err, errTooLong) {
-			return "", "", errTooLong
+			return "", "", st, errTooLong
 		}
-		return "", "", cleanTemplateError(err)
+		return "", "", st, cleanTemplateError(err)
 	}
 	s := strings.TrimSpace(string(out))
 	// text/template prints an unset value as "<no value>".
 	if s == "" || strings.Contains(s, "<no value>") {
 		if len(st.unset) > 0 {
-			return "", strings.Join(st.unset, "; "), nil
+			return "", strings.Join(st.unset, "; "), st, nil
 		}
 		if s == "" {
-			return "", "it rendered empty", nil
+			return "", "it rendered empty", st, nil
 		}
-		return "", "it prints a value that is not set", nil
+		return "", "it prints a value that is not set", st, nil
 	}
 	if f.Dirty && st.readCommit && !st.readDirty {
 		s += "-dirty"
 	}
 	if err := checkTag(s); err != nil {
 		if st.readEnv { // the value may hold a secret: describe it, never show it
-			return "", "", fmt.Errorf("rendered value is not a valid tag: %w", err)
+			return "", "", st, fmt.Errorf("rendered value is not a valid tag: %w", err)
 		}
-		return "", "", fmt.Errorf("rendered %q, which is not a valid tag: %w", s, err)
+		return "", "", st, fmt.Errorf("rendered %q, which is not a valid tag: %w", s, err)
 	}
-	return s, "", nil
+	return s, "", st, nil
 }
 
 // cleanTemplateError drops text/template's "template: tag:" prefix, which
@@ -243,6 +266,7 @@ type renderState struct {
 
 	readCommit bool     // read a fact that names the commit
 	readDirty  bool     // read .Dirty
+	pinned     bool     // read a fact that names one commit or version
 	readEnv    bool     // called env with a set variable
 	unset      []string // why the unset values it read are unset, in order
 	fatal      error    // a git fact read without git facts
@@ -291,16 +315,30 @@ const (
 // nil (untyped nil is false for if and prints as "<no value>").
 type view struct{ st *renderState }
 
-func (v view) Commit() (any, error)      { return v.st.fact("Commit", v.st.f.Commit, "") }
-func (v view) ShortCommit() (any, error) { return v.st.fact("ShortCommit", v.st.f.ShortCommit, "") }
-func (v view) Describe() (any, error)    { return v.st.fact("Describe", v.st.f.Describe, "") }
-func (v view) Date() (any, error)        { return v.st.fact("Date", v.st.f.Date, "") }
-func (v view) Timestamp() (any, error)   { return v.st.fact("Timestamp", v.st.f.Timestamp, "") }
-func (v view) Tag() (any, error)         { return v.st.fact("Tag", v.st.f.Tag, whyNoTag) }
-func (v view) Version() (any, error)     { return v.st.fact("Version", v.st.f.Version, whyNoSemver) }
-func (v view) Major() (any, error)       { return v.st.fact("Major", v.st.f.Major, whyNoSemver) }
-func (v view) Minor() (any, error)       { return v.st.fact("Minor", v.st.f.Minor, whyNoSemver) }
-func (v view) Patch() (any, error)       { return v.st.fact("Patch", v.st.f.Patch, whyNoSemver) }
+func (v view) Commit() (any, error) {
+	v.st.pinned = true
+	return v.st.fact("Commit", v.st.f.Commit, "")
+}
+
+func (v view) ShortCommit() (any, error) {
+	v.st.pinned = true
+	return v.st.fact("ShortCommit", v.st.f.ShortCommit, "")
+}
+
+func (v view) Describe() (any, error) {
+	v.st.pinned = true
+	return v.st.fact("Describe", v.st.f.Describe, "")
+}
+func (v view) Date() (any, error)      { return v.st.fact("Date", v.st.f.Date, "") }
+func (v view) Timestamp() (any, error) { return v.st.fact("Timestamp", v.st.f.Timestamp, "") }
+func (v view) Tag() (any, error)       { return v.st.fact("Tag", v.st.f.Tag, whyNoTag) }
+func (v view) Version() (any, error) {
+	v.st.pinned = true
+	return v.st.fact("Version", v.st.f.Version, whyNoSemver)
+}
+func (v view) Major() (any, error) { return v.st.fact("Major", v.st.f.Major, whyNoSemver) }
+func (v view) Minor() (any, error) { return v.st.fact("Minor", v.st.f.Minor, whyNoSemver) }
+func (v view) Patch() (any, error) { return v.st.fact("Patch", v.st.f.Patch, whyNoSemver) }
 
 // Prerelease is "" for a release and unset without a semver tag.
 func (v view) Prerelease() (any, error) {
