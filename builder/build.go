@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -26,10 +25,7 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/moby/buildkit/solver/errdefs"
-	"github.com/moby/buildkit/util/bklog"
 	"github.com/moby/buildkit/util/grpcerrors"
-	"github.com/moby/buildkit/util/progress/progressui"
-	"github.com/sirupsen/logrus"
 	"github.com/tonistiigi/fsutil"
 	"google.golang.org/grpc/codes"
 
@@ -46,6 +42,9 @@ type BuildOptions struct {
 	// ProgressMode is auto, tty, plain, rawjson or quiet. Default: auto
 	// (tty when Progress is a terminal, else plain).
 	ProgressMode string
+	// Getenv reads the variables of the GitHub Actions cache (see
+	// Request.CacheFrom). Default: os.Getenv.
+	Getenv func(string) string
 }
 
 // Result is what one Build request produced.
@@ -63,6 +62,9 @@ type Result struct {
 	Platforms []string
 	// PlatformDigests maps each platform to its manifest's digest.
 	PlatformDigests map[string]string
+	// Nodes maps each platform to the BuildKit daemon that built it: a
+	// Node's name, or the default daemon's (see Builder.Name).
+	Nodes map[string]string
 	// Store is the store's directory.
 	Store string
 }
@@ -71,8 +73,11 @@ type Result struct {
 // Dockerfile (a syntax error, a failing RUN), File and Line say where.
 type BuildError struct {
 	Image string
-	File  string // the Dockerfile's path as given (Context joined with Dockerfile)
-	Line  int    // 1-based; 0 when unknown
+	// Node names the daemon the build failed on, when the image was built
+	// on several (see Fleet).
+	Node string
+	File string // the Dockerfile's path as given (Context joined with Dockerfile)
+	Line int    // 1-based; 0 when unknown
 	// Excerpt shows the lines around Line, as BuildKit prints them.
 	Excerpt string
 	Err     error
@@ -80,10 +85,14 @@ type BuildError struct {
 
 func (e *BuildError) Error() string {
 	msg := strings.TrimPrefix(cleanRPCError(e.Err).Error(), "failed to solve: ")
-	if e.File != "" && e.Line > 0 {
-		return fmt.Sprintf("building %s: %s:%d: %s", e.Image, e.File, e.Line, msg)
+	who := e.Image
+	if e.Node != "" {
+		who += " on " + e.Node
 	}
-	return fmt.Sprintf("building %s: %s", e.Image, msg)
+	if e.File != "" && e.Line > 0 {
+		return fmt.Sprintf("building %s: %s:%d: %s", who, e.File, e.Line, msg)
+	}
+	return fmt.Sprintf("building %s: %s", who, msg)
 }
 
 func (e *BuildError) Unwrap() error { return e.Err }
@@ -95,90 +104,7 @@ func (e *BuildError) Unwrap() error { return e.Err }
 // consequence of that cancel. Results are in the order of reqs; on error,
 // the entries of failed builds are zero.
 func (b *Builder) Build(ctx context.Context, reqs []Request, st *store.Store, opts BuildOptions) ([]Result, error) {
-	if err := Preflight(reqs, nil); err != nil {
-		return nil, err
-	}
-	if opts.Jobs <= 0 {
-		opts.Jobs = 4
-	}
-	mode := progressui.DisplayMode(opts.ProgressMode)
-	out := opts.Progress
-	if out == nil {
-		out, mode = io.Discard, progressui.QuietMode
-	}
-	display, err := progressui.NewDisplay(out, mode)
-	if err != nil {
-		return nil, fmt.Errorf("progress display: %w", err)
-	}
-
-	// BuildKit's client logs its warnings (a local cache that is not there
-	// yet) through logrus: send them to the progress writer, not stderr.
-	logger := logrus.New()
-	logger.SetOutput(out)
-	logger.SetLevel(logrus.WarnLevel)
-	if mode == progressui.QuietMode || mode == progressui.RawJSONMode {
-		logger.SetOutput(io.Discard)
-	}
-	ctx = bklog.WithLogger(ctx, logrus.NewEntry(logger))
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(context.Canceled)
-	if exited := b.daemonExited(); exited != nil {
-		go func() {
-			select {
-			case <-exited:
-				cancel(b.daemon.exitError("buildkitd exited during the build"))
-			case <-ctx.Done():
-			}
-		}()
-	}
-
-	statusCh := make(chan *client.SolveStatus)
-	displayDone := make(chan struct{})
-	var warnings []client.VertexWarning
-	go func() {
-		defer close(displayDone)
-		// The display gets its own context: it must drain statusCh to the
-		// end even when the build is cancelled.
-		warnings, _ = display.UpdateFrom(context.Background(), statusCh)
-	}()
-
-	results := make([]Result, len(reqs))
-	errs := make([]error, len(reqs))
-	sem := make(chan struct{}, opts.Jobs)
-	var wg sync.WaitGroup
-	for i, r := range reqs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = &BuildError{Image: r.Name, Err: context.Cause(ctx)}
-				return
-			}
-			defer func() { <-sem }()
-			prefix := ""
-			if len(reqs) > 1 {
-				prefix = r.Name
-			}
-			results[i], errs[i] = b.buildOne(ctx, r, st, statusCh, prefix)
-			if errs[i] != nil {
-				cancel(errs[i])
-			}
-		}()
-	}
-	wg.Wait()
-	close(statusCh)
-	<-displayDone
-	if mode != progressui.QuietMode && mode != progressui.RawJSONMode {
-		printWarnings(out, warnings)
-	}
-
-	if err := joinBuildErrors(ctx, errs); err != nil {
-		return results, err
-	}
-	return results, nil
+	return (&Fleet{Default: b}).Build(ctx, reqs, st, opts)
 }
 
 // joinBuildErrors keeps the failures that caused the cancel, not the
@@ -206,19 +132,16 @@ func joinBuildErrors(ctx context.Context, errs []error) error {
 	return errors.Join(keep...)
 }
 
-func (b *Builder) buildOne(ctx context.Context, r Request, st *store.Store, statusCh chan<- *client.SolveStatus, prefix string) (Result, error) {
-	fail := func(err error) (Result, error) {
-		return Result{}, &BuildError{Image: r.Name, Err: err}
+// solve builds r on b and exports it into stage, returning the exported
+// image's descriptor. prefix names the image (and node) in progress.
+func (b *Builder) solve(ctx context.Context, r Request, stage *store.Staging, statusCh chan<- *client.SolveStatus, prefix string, getenv func(string) string) (v1.Descriptor, []string, error) {
+	fail := func(err error) (v1.Descriptor, []string, error) {
+		return v1.Descriptor{}, nil, &BuildError{Image: r.Name, Err: err}
 	}
-	so, err := solveOpt(r)
+	so, warnings, err := solveOpt(r, getenv)
 	if err != nil {
 		return fail(err)
 	}
-	stage, err := st.Stage()
-	if err != nil {
-		return fail(err)
-	}
-	defer stage.Discard()
 	es := newExportStore(stage)
 	so.Exports = []client.ExportEntry{{Type: client.ExporterOCI, Attrs: r.exportAttrs(), OutputStore: es}}
 
@@ -245,28 +168,13 @@ func (b *Builder) buildOne(ctx context.Context, r Request, st *store.Store, stat
 		if derr := b.daemonDied(err); derr != nil {
 			return fail(derr)
 		}
-		return Result{}, sourceError(r, err)
+		return v1.Descriptor{}, warnings, sourceError(r, err)
 	}
-
 	desc, err := exportedDescriptor(resp.ExporterResponse)
 	if err != nil {
 		return fail(err)
 	}
-	if err := stage.Commit(r.Name, desc); err != nil {
-		return fail(err)
-	}
-	res := Result{
-		Name:      r.Name,
-		Digest:    desc.Digest.String(),
-		MediaType: string(desc.MediaType),
-		Size:      desc.Size,
-		Store:     st.Dir(),
-	}
-	res.Platforms, res.PlatformDigests, err = describe(st, desc)
-	if err != nil {
-		return fail(err)
-	}
-	return res, nil
+	return desc, warnings, nil
 }
 
 // daemonDied returns why the private daemon ended when err is the broken
@@ -283,32 +191,33 @@ func (b *Builder) daemonDied(err error) error {
 	}
 }
 
-// solveOpt turns r into a dockerfile.v0 solve, without its export.
-func solveOpt(r Request) (client.SolveOpt, error) {
+// solveOpt turns r into a dockerfile.v0 solve, without its export; it
+// returns warnings about caches left out (see cacheOptions).
+func solveOpt(r Request, getenv func(string) string) (client.SolveOpt, []string, error) {
 	ctxDir, err := filepath.Abs(r.Context)
 	if err != nil {
-		return client.SolveOpt{}, err
+		return client.SolveOpt{}, nil, err
 	}
 	dfDir, err := filepath.Abs(filepath.Dir(r.dockerfilePath()))
 	if err != nil {
-		return client.SolveOpt{}, err
+		return client.SolveOpt{}, nil, err
 	}
 	ctxFS, err := fsutil.NewFS(ctxDir)
 	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("context: %w", err)
+		return client.SolveOpt{}, nil, fmt.Errorf("context: %w", err)
 	}
 	if len(r.Exclude) > 0 {
 		if ctxFS, err = fsutil.NewFilterFS(ctxFS, &fsutil.FilterOpt{ExcludePatterns: r.Exclude}); err != nil {
-			return client.SolveOpt{}, fmt.Errorf("context: %w", err)
+			return client.SolveOpt{}, nil, fmt.Errorf("context: %w", err)
 		}
 	}
 	dfFS, err := fsutil.NewFS(dfDir)
 	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("dockerfile directory: %w", err)
+		return client.SolveOpt{}, nil, fmt.Errorf("dockerfile directory: %w", err)
 	}
 	attach, err := attachables(r)
 	if err != nil {
-		return client.SolveOpt{}, err
+		return client.SolveOpt{}, nil, err
 	}
 	so := client.SolveOpt{
 		Frontend:      "dockerfile.v0",
@@ -317,21 +226,12 @@ func solveOpt(r Request) (client.SolveOpt, error) {
 		Session:       attach,
 		SharedKey:     sharedKey(ctxDir),
 	}
-	for _, spec := range r.CacheFrom {
-		e, err := parseCacheSpec(spec, false)
-		if err != nil {
-			return so, err
-		}
-		so.CacheImports = append(so.CacheImports, e)
+	imports, exports, warnings, err := cacheOptions(r, getenv)
+	if err != nil {
+		return so, nil, err
 	}
-	for _, spec := range r.CacheTo {
-		e, err := parseCacheSpec(spec, true)
-		if err != nil {
-			return so, err
-		}
-		so.CacheExports = append(so.CacheExports, e)
-	}
-	return so, nil
+	so.CacheImports, so.CacheExports = imports, exports
+	return so, warnings, nil
 }
 
 // sharedKey names the context directory for BuildKit across sessions, so

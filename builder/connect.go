@@ -7,8 +7,9 @@
 // run and stopped by [Builder.Close]. [Builder.Build] runs Dockerfile builds
 // (BuildKit's built-in dockerfile.v0 frontend) concurrently on that daemon,
 // which shares its cache between them, and exports each result into a
-// [store.Store]. [Preflight] finds the mistakes in build requests that need
-// no BuildKit to find.
+// [store.Store]. A [Fleet] builds each platform on a daemon that declares
+// it and assembles the multi-platform index in the store. [Preflight] finds
+// the mistakes in build requests that need no BuildKit to find.
 package builder
 
 import (

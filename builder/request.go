@@ -304,3 +304,78 @@ func (r Request) exportAttrs() map[string]string {
 	}
 	return a
 }
+
+// cacheOptions are r's cache imports and exports as BuildKit takes them,
+// with what buildx fills in: for registry exports the settings registries
+// accept (image-manifest=true, oci-mediatypes=true), for the GitHub
+// Actions cache the runner's variables (ACTIONS_RUNTIME_TOKEN,
+// ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL, ACTIONS_CACHE_SERVICE_V2) and a
+// scope named after the image. A gha cache without a token is left out,
+// with a warning: a build outside GitHub Actions runs without that cache.
+func cacheOptions(r Request, getenv func(string) string) (imports, exports []client.CacheOptionsEntry, warnings []string, err error) {
+	add := func(specs []string, export bool) ([]client.CacheOptionsEntry, error) {
+		var out []client.CacheOptionsEntry
+		for _, spec := range specs {
+			e, err := parseCacheSpec(spec, export)
+			if err != nil {
+				return nil, err
+			}
+			switch e.Type {
+			case "registry":
+				if export {
+					if _, ok := e.Attrs["oci-mediatypes"]; !ok {
+						e.Attrs["oci-mediatypes"] = "true"
+					}
+					if _, ok := e.Attrs["image-manifest"]; !ok && e.Attrs["oci-mediatypes"] != "false" {
+						e.Attrs["image-manifest"] = "true"
+					}
+				}
+			case "gha":
+				if !githubCache(e.Attrs, r.Name, getenv) {
+					dir := "cache-from"
+					if export {
+						dir = "cache-to"
+					}
+					warnings = append(warnings, fmt.Sprintf("image %s: %s type=gha skipped: no token (ACTIONS_RUNTIME_TOKEN is set only inside GitHub Actions)", r.Name, dir))
+					continue
+				}
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	}
+	if imports, err = add(r.CacheFrom, false); err != nil {
+		return nil, nil, nil, err
+	}
+	if exports, err = add(r.CacheTo, true); err != nil {
+		return nil, nil, nil, err
+	}
+	return imports, exports, warnings, nil
+}
+
+// githubCache fills the attributes of a gha cache from the runner's
+// environment where the spec left them out, as buildx does; it reports
+// false when there is no token.
+func githubCache(a map[string]string, image string, getenv func(string) string) bool {
+	setIfEmpty := func(k, v string) {
+		if _, ok := a[k]; !ok && v != "" {
+			a[k] = v
+		}
+	}
+	setIfEmpty("token", getenv("ACTIONS_RUNTIME_TOKEN"))
+	if _, ok := a["version"]; !ok {
+		if v2, err := strconv.ParseBool(getenv("ACTIONS_CACHE_SERVICE_V2")); err == nil && v2 {
+			a["version"] = "2"
+		}
+	}
+	if a["version"] == "2" {
+		setIfEmpty("url_v2", getenv("ACTIONS_RESULTS_URL"))
+	}
+	url := getenv("ACTIONS_CACHE_URL")
+	if url == "" {
+		url = getenv("ACTIONS_RESULTS_URL")
+	}
+	setIfEmpty("url", url)
+	setIfEmpty("scope", image)
+	return a["token"] != ""
+}

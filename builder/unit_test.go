@@ -324,3 +324,65 @@ func TestUnreachableAddress(t *testing.T) {
 		})
 	}
 }
+
+func TestCacheOptions(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	tests := []struct {
+		name             string
+		from, to         []string
+		env              map[string]string
+		wantFrom, wantTo []client.CacheOptionsEntry
+		warnings         int
+	}{
+		{name: "registry export gets the settings registries accept",
+			from: []string{"type=registry,ref=r/c"}, to: []string{"type=registry,ref=r/c,mode=max"},
+			wantFrom: []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": "r/c"}}},
+			wantTo: []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": "r/c", "mode": "max",
+				"oci-mediatypes": "true", "image-manifest": "true"}}}},
+		{name: "the user's registry settings win",
+			to:     []string{"type=registry,ref=r/c,oci-mediatypes=false"},
+			wantTo: []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": "r/c", "oci-mediatypes": "false"}}}},
+		{name: "gha v1",
+			from: []string{"type=gha"}, to: []string{"type=gha,mode=max,scope=mine"},
+			env:      map[string]string{"ACTIONS_RUNTIME_TOKEN": "ghs_s3cret", "ACTIONS_CACHE_URL": "https://cache/", "ACTIONS_RESULTS_URL": "https://results/"},
+			wantFrom: []client.CacheOptionsEntry{{Type: "gha", Attrs: map[string]string{"token": "ghs_s3cret", "url": "https://cache/", "scope": "web"}}},
+			wantTo:   []client.CacheOptionsEntry{{Type: "gha", Attrs: map[string]string{"token": "ghs_s3cret", "url": "https://cache/", "scope": "mine", "mode": "max"}}}},
+		{name: "gha results url only",
+			from:     []string{"type=gha"},
+			env:      map[string]string{"ACTIONS_RUNTIME_TOKEN": "ghs_s3cret", "ACTIONS_RESULTS_URL": "https://results/"},
+			wantFrom: []client.CacheOptionsEntry{{Type: "gha", Attrs: map[string]string{"token": "ghs_s3cret", "url": "https://results/", "scope": "web"}}}},
+		{name: "gha v2",
+			to:  []string{"type=gha"},
+			env: map[string]string{"ACTIONS_RUNTIME_TOKEN": "ghs_s3cret", "ACTIONS_RESULTS_URL": "https://results/", "ACTIONS_CACHE_SERVICE_V2": "True"},
+			wantTo: []client.CacheOptionsEntry{{Type: "gha", Attrs: map[string]string{"token": "ghs_s3cret", "version": "2",
+				"url_v2": "https://results/", "url": "https://results/", "scope": "web"}}}},
+		{name: "gha without a token is skipped with a warning",
+			from: []string{"type=gha"}, to: []string{"type=gha,mode=max", "type=registry,ref=r/c"},
+			env:      map[string]string{"ACTIONS_CACHE_URL": "https://cache/"},
+			wantTo:   []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": "r/c", "oci-mediatypes": "true", "image-manifest": "true"}}},
+			warnings: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Request{Name: "web", CacheFrom: tt.from, CacheTo: tt.to}
+			from, to, warnings, err := cacheOptions(r, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(from, tt.wantFrom) {
+				t.Errorf("imports %+v\nwant %+v", from, tt.wantFrom)
+			}
+			if !reflect.DeepEqual(to, tt.wantTo) {
+				t.Errorf("exports %+v\nwant %+v", to, tt.wantTo)
+			}
+			if len(warnings) != tt.warnings {
+				t.Errorf("warnings %q, want %d", warnings, tt.warnings)
+			}
+			for _, w := range warnings {
+				if strings.Contains(w, "ghs_s3cret") {
+					t.Errorf("warning %q shows the token", w)
+				}
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/slipway-build/slipway/internal/seed"
@@ -108,6 +109,12 @@ func imageFile(t *testing.T, st *store.Store, image, path string) (string, bool)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return imageLayerFile(t, img, path)
+}
+
+// imageLayerFile reads one file of an image's layers.
+func imageLayerFile(t *testing.T, img v1.Image, path string) (string, bool) {
+	t.Helper()
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)

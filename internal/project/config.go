@@ -70,6 +70,24 @@ type Buildkit struct {
 	CA   string `yaml:"ca"`
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// Nodes are daemons that each build the platforms they declare; the
+	// platforms none declares go to Host (or the private daemon).
+	Nodes []BuildkitNode `yaml:"nodes"`
+}
+
+// BuildkitNode is a BuildKit daemon for some platforms.
+type BuildkitNode struct {
+	// Host is its address, in the forms of Buildkit.Host.
+	Host string `yaml:"host"`
+	// Platforms are the os/arch[/variant] it builds.
+	Platforms []string `yaml:"platforms"`
+	// CA, Cert and Key are TLS files for a tcp:// host.
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
 }
 
 // Image is one image built from a Dockerfile.

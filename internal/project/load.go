@@ -14,6 +14,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"go.yaml.in/yaml/v3"
@@ -144,7 +145,7 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool
 		}
 	}
 	validateTemplates(cfg.Tags, "tags", func(i int) Position { return seqItemPos(root, "tags", i) }, at)
-	validateBuildkit(cfg.Buildkit, valuePos(root, "buildkit"), at)
+	validateBuildkit(cfg.Buildkit, mappingValue(root, "buildkit"), valuePos(root, "buildkit"), at)
 
 	if len(cfg.Images) == 0 && !failed["images"] {
 		p := valuePos(root, "images")
@@ -176,6 +177,9 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool
 		for j, p := range img.Platforms {
 			if err := validatePlatform(p); err != nil {
 				at(seqItemPos(imgNode, "platforms", j), "%s.platforms[%d]: %v", where, j, err)
+			} else if len(cfg.Buildkit.Nodes) > 0 && cfg.Buildkit.Host == "" && !cfg.Buildkit.Declares(p) && !nativePlatform(p) {
+				at(seqItemPos(imgNode, "platforms", j), "%s.platforms[%d]: no buildkit.nodes entry declares %s, and there is no buildkit.host to build it (the private buildkitd builds %s only)",
+					where, j, p, platforms.Format(platforms.DefaultSpec()))
 			}
 		}
 		ids := map[string]bool{}
@@ -364,10 +368,65 @@ func validateLint(l Lint, n *yaml.Node, at func(Position, string, ...any)) {
 	}
 }
 
-func validateBuildkit(b Buildkit, pos Position, at func(Position, string, ...any)) {
+func validateBuildkit(b Buildkit, n *yaml.Node, pos Position, at func(Position, string, ...any)) {
 	if (b.Cert == "") != (b.Key == "") {
 		at(pos, "buildkit: cert and key go together")
 	}
+	nodesNode := mappingValue(n, "nodes")
+	hosts := map[string]int{}
+	for i, node := range b.Nodes {
+		where := fmt.Sprintf("buildkit.nodes[%d]", i)
+		nn := seqItem(nodesNode, i)
+		if node.Host == "" {
+			at(node.Loc, "%s: host is required", where)
+		} else if first, dup := hosts[node.Host]; dup {
+			at(valuePos(nn, "host"), "%s.host: %s is already a node at line %d", where, node.Host, first)
+		} else {
+			hosts[node.Host] = valuePos(nn, "host").Line
+		}
+		if len(node.Platforms) == 0 {
+			at(node.Loc, "%s: platforms is required: the os/arch this daemon builds", where)
+		}
+		for j, p := range node.Platforms {
+			if err := validatePlatform(p); err != nil {
+				at(seqItemPos(nn, "platforms", j), "%s.platforms[%d]: %v", where, j, err)
+			}
+		}
+		if (node.Cert == "") != (node.Key == "") {
+			at(node.Loc, "%s: cert and key go together", where)
+		}
+	}
+}
+
+// Declares reports whether a node of b declares platform p.
+func (b Buildkit) Declares(p string) bool {
+	want := normalPlatform(p)
+	for _, n := range b.Nodes {
+		for _, np := range n.Platforms {
+			if normalPlatform(np) == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func normalPlatform(p string) string {
+	sp, err := platforms.Parse(p)
+	if err != nil {
+		return p
+	}
+	return platforms.Format(platforms.Normalize(sp))
+}
+
+// nativePlatform reports whether a private buildkitd on this machine
+// builds p without emulation.
+func nativePlatform(p string) bool {
+	sp, err := platforms.Parse(p)
+	if err != nil {
+		return false
+	}
+	return platforms.Only(platforms.DefaultSpec()).Match(sp)
 }
 
 // TemplateFuncNames are the functions tag templates may call; the tagging
@@ -451,6 +510,10 @@ func resolvePaths(cfg *Config) {
 		cfg.Registry[i].CAFile = abs(cfg.Registry[i].CAFile)
 	}
 	cfg.Buildkit.CA, cfg.Buildkit.Cert, cfg.Buildkit.Key = abs(cfg.Buildkit.CA), abs(cfg.Buildkit.Cert), abs(cfg.Buildkit.Key)
+	for i := range cfg.Buildkit.Nodes {
+		n := &cfg.Buildkit.Nodes[i]
+		n.CA, n.Cert, n.Key = abs(n.CA), abs(n.Cert), abs(n.Key)
+	}
 	for i := range cfg.Images {
 		img := &cfg.Images[i]
 		if img.Context == "" {

@@ -39,6 +39,11 @@ type PlannedImage struct {
 	// Digest, when set, is what a report says was built: push, sign and
 	// bump act on it and on nothing else. Store is where it was built.
 	Digest, Store string
+	// Source is the last commit that changed the image's build inputs (HEAD
+	// when they have uncommitted changes): its time clamps the image's file
+	// times and names its creation, so that an untouched image rebuilds to
+	// the same digest. FindSources fills it; zero: HEAD's facts stand in.
+	Source tagging.Source
 }
 
 // Primary is the first reference of the plan: primary registry, first tag.

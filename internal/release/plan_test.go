@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -166,5 +167,36 @@ func TestNameOptionsInsecure(t *testing.T) {
 		if got := r.Context().Scheme(); got != tt.scheme {
 			t.Errorf("%s: scheme %s, want %s", tt.ref, got, tt.scheme)
 		}
+	}
+}
+
+func TestRequestsUseTheImageSource(t *testing.T) {
+	cfg := parse(t, `
+registry: registry.example.com
+images:
+  - name: web
+  - name: api
+`)
+	f := facts
+	f.Version = "2.0.0"
+	f.CommitTime = time.Unix(1800000000, 0).UTC()
+	plan, err := MakePlan(cfg, f, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// web last changed in an older commit; api changed in HEAD.
+	plan.Images[0].Source = tagging.Source{Commit: "0123456789abcdef", Time: time.Unix(1700000000, 0).UTC()}
+	plan.Images[1].Source = tagging.Source{Commit: f.Commit, Time: f.CommitTime}
+	reqs := Requests(t.Context(), cfg, plan, Options{Getenv: func(string) string { return "" }})
+	web, api := reqs[0], reqs[1]
+	if web.SourceDateEpoch != 1700000000 || web.Annotations[annRevision] != "0123456789abcdef" ||
+		web.Annotations[annCreated] != "2023-11-14T22:13:20Z" {
+		t.Errorf("web: epoch %d, annotations %v; want the time and commit of its own source", web.SourceDateEpoch, web.Annotations)
+	}
+	if v, ok := web.Annotations[annVersion]; ok {
+		t.Errorf("web carries HEAD's version %q although HEAD did not change it", v)
+	}
+	if api.SourceDateEpoch != 1800000000 || api.Annotations[annRevision] != f.Commit || api.Annotations[annVersion] != "2.0.0" {
+		t.Errorf("api: epoch %d, annotations %v; want HEAD's", api.SourceDateEpoch, api.Annotations)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,6 +21,7 @@ import (
 	"github.com/slipway-build/slipway/internal/report"
 	"github.com/slipway-build/slipway/internal/sign"
 	"github.com/slipway-build/slipway/internal/store"
+	"github.com/slipway-build/slipway/internal/tagging"
 	"github.com/slipway-build/slipway/manifest"
 	"github.com/slipway-build/slipway/pusher"
 )
@@ -33,8 +35,9 @@ const (
 )
 
 // Requests turns the plan into build requests: the image settings of
-// slipway.yaml plus reproducibility (SOURCE_DATE_EPOCH from the commit
-// time) and the OCI annotations and labels from git.
+// slipway.yaml plus reproducibility (SOURCE_DATE_EPOCH from the time of
+// the image's source commit, see PlannedImage.Source) and the OCI
+// annotations and labels from git.
 func Requests(ctx context.Context, cfg *project.Config, plan *Plan, opts Options) []builder.Request {
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -47,23 +50,30 @@ func Requests(ctx context.Context, cfg *project.Config, plan *Plan, opts Options
 	for _, img := range plan.Images {
 		in := Inputs(cfg, []project.Image{img.Config}, own)[0]
 		c := img.Config
+		src := img.Source
+		if src.Commit == "" && src.Time.IsZero() {
+			src = tagging.Source{Commit: f.Commit, Time: f.CommitTime, Dirty: f.Dirty}
+		}
 		ann := map[string]string{}
 		if source != "" {
 			ann[annSource] = source
 		}
-		if f.Commit != "" {
-			ann[annRevision] = f.Commit
+		if src.Commit != "" {
+			ann[annRevision] = src.Commit
 		}
-		switch {
-		case f.Version != "":
-			ann[annVersion] = f.Version
-		case f.Tag != "":
-			ann[annVersion] = f.Tag
-		default:
-			ann[annVersion] = img.Tags[0]
+		// The version is HEAD's tag, and only for an image whose inputs
+		// changed in HEAD: an image untouched by a release keeps the
+		// annotations, and so the digest, of its last build.
+		if src.Commit == f.Commit {
+			switch {
+			case f.Version != "":
+				ann[annVersion] = f.Version
+			case f.Tag != "":
+				ann[annVersion] = f.Tag
+			}
 		}
-		if !f.CommitTime.IsZero() {
-			ann[annCreated] = f.CommitTime.UTC().Format(time.RFC3339)
+		if !src.Time.IsZero() {
+			ann[annCreated] = src.Time.UTC().Format(time.RFC3339)
 		}
 		labels := maps.Clone(ann)
 		maps.Copy(labels, c.Labels) // the user's labels win
@@ -88,8 +98,8 @@ func Requests(ctx context.Context, cfg *project.Config, plan *Plan, opts Options
 			Annotations: ann,
 			Exclude:     in.OwnPatterns(),
 		}
-		if !f.CommitTime.IsZero() {
-			req.SourceDateEpoch = f.CommitTime.Unix()
+		if !src.Time.IsZero() {
+			req.SourceDateEpoch = src.Time.Unix()
 		}
 		reqs = append(reqs, req)
 	}
@@ -112,6 +122,9 @@ func connectOptions(cfg *project.Config, opts Options) builder.ConnectOptions {
 // Build builds every image of the plan into the store, in one BuildKit
 // session, and records the results in rep.
 func Build(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report) ([]builder.Result, error) {
+	if err := FindSources(ctx, cfg, plan, opts); err != nil {
+		return nil, err
+	}
 	reqs := Requests(ctx, cfg, plan, opts)
 	if opts.Debug != nil {
 		for _, r := range reqs {
@@ -127,27 +140,113 @@ func Build(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, r
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
-	b, err := builder.Connect(ctx, connectOptions(cfg, opts))
+	fleet, closeFleet, err := connectFleet(ctx, cfg, opts, reqs)
 	if err != nil {
-		return nil, fmt.Errorf("reaching BuildKit: %w", err)
+		return nil, err
 	}
-	defer b.Close()
-	results, err := b.Build(ctx, reqs, st, builder.BuildOptions{Jobs: opts.jobs(), Progress: opts.Progress, ProgressMode: opts.ProgressMode})
+	defer closeFleet()
+	results, err := fleet.Build(ctx, reqs, st, builder.BuildOptions{Jobs: opts.jobs(), Progress: opts.Progress, ProgressMode: opts.ProgressMode, Getenv: opts.Getenv})
 	for _, r := range results {
 		if r.Name == "" {
 			continue // failed or cancelled: nothing was built
 		}
 		img := rep.Upsert(r.Name)
 		img.Digest, img.MediaType, img.Store = r.Digest, r.MediaType, r.Store
-		img.PlatformDigests = r.PlatformDigests
+		img.PlatformDigests, img.Nodes = r.PlatformDigests, r.Nodes
 	}
 	if err != nil {
 		return results, fmt.Errorf("building: %w", err)
 	}
-	if cerr := b.Close(); cerr != nil {
+	if cerr := closeFleet(); cerr != nil {
 		return results, fmt.Errorf("stopping BuildKit: %w", cerr)
 	}
 	return results, nil
+}
+
+// connectFleet reaches the daemons reqs need: buildkit.nodes for the
+// platforms they declare, and the default daemon (connectOptions) for the
+// rest; an address from the options (--buildkit-host, BUILDKIT_HOST)
+// builds everything. The returned func closes them all; calling it again
+// does nothing.
+func connectFleet(ctx context.Context, cfg *project.Config, opts Options, reqs []builder.Request) (*builder.Fleet, func() error, error) {
+	var nodes []project.BuildkitNode
+	needDefault := opts.BuildkitHost != "" || len(cfg.Buildkit.Nodes) == 0
+	if !needDefault {
+		used := make([]bool, len(cfg.Buildkit.Nodes))
+		for _, r := range reqs {
+			if len(r.Platforms) == 0 {
+				needDefault = true
+			}
+			for _, p := range r.Platforms {
+				if !cfg.Buildkit.Declares(p) {
+					needDefault = true
+				}
+				for i, n := range cfg.Buildkit.Nodes {
+					if (project.Buildkit{Nodes: []project.BuildkitNode{n}}).Declares(p) {
+						used[i] = true
+					}
+				}
+			}
+		}
+		for i, n := range cfg.Buildkit.Nodes {
+			if used[i] {
+				nodes = append(nodes, n)
+			}
+		}
+	}
+
+	fleet := &builder.Fleet{Nodes: make([]builder.Node, len(nodes))}
+	var mu sync.Mutex
+	var opened []*builder.Builder
+	closeAll := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		var errs []error
+		for _, b := range opened {
+			errs = append(errs, b.Close())
+		}
+		opened = nil
+		return errors.Join(errs...)
+	}
+	connect := func(co builder.ConnectOptions, what string) (*builder.Builder, error) {
+		b, err := builder.Connect(ctx, co)
+		if err != nil {
+			return nil, fmt.Errorf("reaching BuildKit%s: %w", what, err)
+		}
+		mu.Lock()
+		opened = append(opened, b)
+		mu.Unlock()
+		return b, nil
+	}
+	// Daemons are reached at once: a fleet answers in the time of its slowest node.
+	errs := make([]error, len(nodes)+1)
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			co := builder.ConnectOptions{Address: n.Host, Progress: opts.Progress, Log: opts.Debug}
+			if n.CA != "" || n.Cert != "" {
+				co.TLS = &builder.TLSFiles{CA: n.CA, Cert: n.Cert, Key: n.Key}
+			}
+			b, err := connect(co, " node "+n.Host)
+			errs[i] = err
+			fleet.Nodes[i] = builder.Node{Name: n.Host, Platforms: n.Platforms, Builder: b}
+		}()
+	}
+	if needDefault {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fleet.Default, errs[len(nodes)] = connect(connectOptions(cfg, opts), "")
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return fleet, closeAll, nil
 }
 
 // NotBuiltError is a push of an image the store does not hold.

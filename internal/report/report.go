@@ -63,6 +63,9 @@ type Image struct {
 	MediaType string `json:"mediaType,omitempty"`
 	// PlatformDigests maps os/arch[/variant] to the platform manifest digest.
 	PlatformDigests map[string]string `json:"platformDigests,omitempty"`
+	// Nodes maps os/arch[/variant] to the BuildKit daemon that built it:
+	// a buildkit.nodes host, the buildkit.host address, or "private".
+	Nodes map[string]string `json:"nodes,omitempty"`
 	// Registries are the registries pushed to, primary first.
 	Registries []string `json:"registries,omitempty"`
 	// Pushed are the references that now resolve to Digest, as REF@DIGEST.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Staging is a private area of the store where one export writes the blobs
@@ -214,4 +216,46 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// ReadBlob returns the bytes of blob h, staged in the area or already in
+// the store.
+func (t *Staging) ReadBlob(h v1.Hash) ([]byte, error) {
+	p, ok := t.find(h)
+	if !ok {
+		return nil, fmt.Errorf("blob %s: %w", h, fs.ErrNotExist)
+	}
+	return os.ReadFile(p)
+}
+
+// CommitIndex writes an OCI image index of manifests, with annotations,
+// into the area and commits it under name as Commit does: the image built
+// one platform at a time (on several BuildKit daemons) becomes one
+// multi-platform image. Every manifest must be staged or in the store.
+// It returns the index's descriptor.
+func (t *Staging) CommitIndex(name string, manifests []v1.Descriptor, annotations map[string]string) (v1.Descriptor, error) {
+	if t.done {
+		return v1.Descriptor{}, errors.New("staging area already closed")
+	}
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: manifests}
+	if len(annotations) > 0 {
+		idx.Annotations = annotations
+	}
+	raw, err := json.Marshal(idx)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("storing image %s: %w", name, err)
+	}
+	h, size, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	p := t.stagedPath(h)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("storing image %s: %w", name, err)
+	}
+	if err := writeFileAtomic(p, raw); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("storing image %s: %w", name, err)
+	}
+	d := v1.Descriptor{MediaType: types.OCIImageIndex, Digest: h, Size: size}
+	return d, t.Commit(name, d)
 }

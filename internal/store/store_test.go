@@ -463,3 +463,73 @@ func TestAddPicksNamedEntry(t *testing.T) {
 		t.Error("no error for an ambiguous layout")
 	}
 }
+
+func TestCommitIndex(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifests []v1.Descriptor
+	for _, arch := range []string{"amd64", "arm64"} {
+		d, err := s.Add("part-"+arch, writeLayout(t, randomImage(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Platform = &v1.Platform{OS: "linux", Architecture: arch}
+		d.Annotations = nil
+		manifests = append(manifests, d)
+	}
+	st, err := s.Stage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.CommitIndex("web", manifests, map[string]string{"org.opencontainers.image.revision": "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Lookup("web")
+	if err != nil || got.Digest != d.Digest || !got.MediaType.IsIndex() {
+		t.Fatalf("lookup web: %+v, %v; want the index %s", got, err, d.Digest)
+	}
+	idx, err := s.Index("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 2 || im.Manifests[1].Platform.Architecture != "arm64" || im.Annotations["org.opencontainers.image.revision"] != "abc" {
+		t.Errorf("index %+v", im)
+	}
+	// The parts' entries can go: the index keeps their blobs.
+	for _, n := range []string{"part-amd64", "part-arm64"} {
+		if err := s.Remove(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.GC(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Image("web"); err == nil {
+		t.Error("an index read as a single image")
+	}
+	for _, m := range im.Manifests {
+		if !s.HasBlob(m.Digest) {
+			t.Errorf("manifest %s collected although the index needs it", m.Digest)
+		}
+	}
+
+	// A manifest neither staged nor stored: no entry.
+	st, err = s.Stage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := v1.Descriptor{MediaType: manifests[0].MediaType, Size: 2, Digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064d", 1)}}
+	if _, err := st.CommitIndex("broken", []v1.Descriptor{missing}, nil); err == nil {
+		t.Error("no error for an index of a missing manifest")
+	}
+	if _, err := s.Lookup("broken"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("broken index got an entry: %v", err)
+	}
+}

@@ -75,3 +75,9 @@ func StartBuildkitd(t testing.TB, root string) *Buildkitd {
 
 // String is for messages.
 func (b *Buildkitd) String() string { return fmt.Sprintf("buildkitd at %s", b.Addr) }
+
+// Kill ends the daemon at once (SIGKILL to its process group), as a node
+// that dies in the middle of a build.
+func (b *Buildkitd) Kill() error {
+	return syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+}
