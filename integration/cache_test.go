@@ -49,21 +49,31 @@ images:
       from: type=registry,ref=%s
       to: type=registry,ref=%s,mode=max
 `, reg.Host, cacheRef, cacheRef),
-		"Dockerfile": "FROM " + base + "\nRUN echo " + marker + " > /early\nCOPY late.txt /late.txt\n",
+		// The RUN step writes random bytes: run again, it would write others.
+		"Dockerfile": "FROM " + base + "\nRUN echo " + marker + " > /early && head -c 16 /dev/urandom | od -x >> /early\nCOPY late.txt /late.txt\n",
 		"late.txt":   "one\n",
 	})
+	// early reads /early from the pushed image.
+	var early string
 	run := func(what string) string {
 		t.Helper()
 		// A cache folder of its own each time: a private buildkitd with an
 		// empty root, as on a fresh runner.
 		env := []string{"XDG_CACHE_HOME=" + t.TempDir(), "BUILDKIT_HOST="}
-		r := slipway(t, dir, env, "release", "--progress", "plain")
+		reportPath := filepath.Join(t.TempDir(), "report.json")
+		r := slipway(t, dir, env, "release", "--progress", "plain", "--report", reportPath)
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d\n%s", what, r.code, r.stderr)
 		}
+		img, err := remote.Image(mustTag(t, readReport(t, reportPath).Images[0].Refs[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		early, _ = imageLayerFile(t, img, "early")
 		return r.stderr
 	}
 	first := run("first release")
+	firstEarly := early
 	if stepCached(t, first, "RUN echo "+marker) {
 		t.Fatalf("the first release found the RUN step cached: the test's daemon was not fresh\n%s", first)
 	}
@@ -84,8 +94,14 @@ images:
 	}
 	git(t, dir, "commit", "-qam", "late change")
 	second := run("second release")
-	if !stepCached(t, second, "RUN echo "+marker) {
-		t.Errorf("the second release, on a new daemon, ran the RUN step again instead of importing it from %s:\n%s", cacheRef, second)
+	// BuildKit shows a step whose result it pulls from a remote cache
+	// either as CACHED or as the download of its layer; the file it wrote
+	// says whether it ran again.
+	if early != firstEarly || !strings.HasPrefix(early, marker) {
+		t.Errorf("the second release, on a new daemon, ran the RUN step again instead of importing it from %s: /early %q, first %q\n%s", cacheRef, early, firstEarly, second)
+	}
+	if !strings.Contains(second, "importing cache manifest from "+cacheRef) {
+		t.Errorf("the second release did not import %s:\n%s", cacheRef, second)
 	}
 	if stepCached(t, second, "COPY late.txt") {
 		t.Errorf("the changed COPY step was reported cached:\n%s", second)
