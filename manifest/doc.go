@@ -2,15 +2,19 @@
 // place, the way `kubectl set image` would but on files, changing the image
 // values and not one byte else.
 //
-// It edits the image of containers, initContainers and ephemeralContainers
-// in Pods, PodTemplates, CronJobs (spec.jobTemplate) and any object with a
-// pod template at spec.template.spec (Deployment, StatefulSet, DaemonSet,
-// Job, ReplicaSet, Argo Rollout, Knative Service...), also inside `kind:
-// List` and in every document of a multi-document file, YAML or JSON; the
-// images: entries of kustomizations; and the fields that Rules name in Helm
-// values and custom resources. YAML that is not a Kubernetes object (no
-// apiVersion and kind) and strings that merely mention an image
-// (annotations, args, block scalars) are left alone.
+// It edits the image of containers wherever Kubernetes objects keep them,
+// in any kind: mappings with a string image and name in lists under
+// containers, initContainers, ephemeralContainers, sidecars or steps (in
+// a pod template the name may lack), and the mapping under a key named
+// container; also inside `kind: List` and in every document of a
+// multi-document file, YAML or JSON; the images: entries of
+// kustomizations; and the fields that Rules name in Helm values and custom
+// resources. YAML that is not a Kubernetes object (no apiVersion and
+// kind), a bare image key elsewhere and strings that merely mention an
+// image (annotations, args, block scalars) are left alone.
+//
+// Discover finds the files of a set of paths (the same for every command
+// that reads manifests), leaving out Helm charts' templates folders.
 //
 // A reference matches an Image when its repository is the same after
 // go-containerregistry's normalisation (nginx, docker.io/library/nginx and

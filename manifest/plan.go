@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -31,6 +30,8 @@ type FileChange struct {
 	Old   []byte // the file as read
 	New   []byte // the file as it will be written; Old itself when unchanged
 	Edits []Edit
+
+	read fs.FileInfo // the file when it was read; nil when not read by Plan
 }
 
 // Changed reports whether the file's bytes change.
@@ -81,15 +82,12 @@ func PlanTargets(ctx context.Context, targets []Target, images []Image) (*Change
 	parallel(ctx, len(files), func(i int) {
 		f := &ch.Files[i]
 		f.Path = files[i]
-		src, err := os.ReadFile(f.Path)
+		src, fi, err := readFile(f.Path)
 		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			errs[i] = &FileError{File: f.Path, Err: fmt.Errorf("reading: %w", err)}
+			errs[i] = &FileError{File: f.Path, Err: fmt.Errorf("reading: %w", unwrapPath(err))}
 			return
 		}
+		f.read = fi
 		f.Old, f.New = src, src
 		matched[i] = map[string]bool{}
 		for _, c := range byFile[f.Path] {
@@ -171,127 +169,4 @@ func (c *Changes) Changed() []string {
 		}
 	}
 	return out
-}
-
-// Apply writes every changed file. Each file's new bytes go to a temporary
-// file in the folder of the file (the target of a symlink, so the link
-// stays a link) with the old file's mode and, where allowed, owner; only
-// when all of them are written are they renamed over the originals. If a
-// file changed since it was planned, or any temporary file cannot be
-// written, nothing is replaced. No temporary file survives. The context is
-// checked before the renames start.
-func (c *Changes) Apply(ctx context.Context) error {
-	type job struct {
-		fc     *FileChange
-		target string
-		tmp    string
-	}
-	var jobs []*job
-	byTarget := map[string]*job{}
-	for i := range c.Files {
-		fc := &c.Files[i]
-		if !fc.Changed() {
-			continue
-		}
-		target, err := filepath.EvalSymlinks(fc.Path)
-		if err != nil {
-			return &FileError{File: fc.Path, Err: fmt.Errorf("resolving: %w", unwrapPath(err))}
-		}
-		if j, ok := byTarget[target]; ok {
-			if !bytes.Equal(j.fc.New, fc.New) {
-				return &FileError{File: fc.Path, Err: fmt.Errorf("same file as %s, with other changes", j.fc.Path)}
-			}
-			continue
-		}
-		j := &job{fc: fc, target: target}
-		byTarget[target] = j
-		jobs = append(jobs, j)
-	}
-	errs := make([]error, len(jobs))
-	cleanup := func() {
-		for _, j := range jobs {
-			if j.tmp != "" {
-				os.Remove(j.tmp)
-			}
-		}
-	}
-	parallel(ctx, len(jobs), func(i int) {
-		j := jobs[i]
-		tmp, err := prepare(j.target, j.fc.Old, j.fc.New)
-		j.tmp = tmp
-		if err != nil {
-			errs[i] = &FileError{File: j.fc.Path, Err: err}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		cleanup()
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		cleanup()
-		return err
-	}
-	for i, j := range jobs {
-		if err := os.Rename(j.tmp, j.target); err != nil {
-			cleanup()
-			written := make([]string, 0, i)
-			for _, d := range jobs[:i] {
-				written = append(written, d.fc.Path)
-			}
-			return &FileError{File: j.fc.Path, Err: fmt.Errorf("replacing (already written: %v): %w", written, unwrapPath(err))}
-		}
-		j.tmp = ""
-	}
-	return nil
-}
-
-// prepare writes the new bytes of target to a temporary file next to it and
-// returns its name.
-func prepare(target string, old, new []byte) (tmp string, err error) {
-	fi, err := os.Stat(target)
-	if err != nil {
-		return "", fmt.Errorf("reading: %w", unwrapPath(err))
-	}
-	cur, err := os.ReadFile(target)
-	if err != nil {
-		return "", fmt.Errorf("reading: %w", unwrapPath(err))
-	}
-	if !bytes.Equal(cur, old) {
-		return "", errors.New("changed since it was read; run again")
-	}
-	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".slipway-*")
-	if err != nil {
-		return "", fmt.Errorf("creating temporary file: %w", unwrapPath(err))
-	}
-	tmp = f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			tmp = ""
-		}
-	}()
-	if _, err = f.Write(new); err != nil {
-		return tmp, fmt.Errorf("writing temporary file: %w", unwrapPath(err))
-	}
-	if err = f.Chmod(fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
-		return tmp, fmt.Errorf("setting mode: %w", unwrapPath(err))
-	}
-	keepOwner(f, fi)
-	if err = f.Close(); err != nil {
-		return tmp, fmt.Errorf("writing temporary file: %w", unwrapPath(err))
-	}
-	return tmp, nil
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
 }

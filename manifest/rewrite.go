@@ -298,42 +298,132 @@ func (r *rewriter) object(m *node, prefix string) error {
 		}
 		return nil
 	}
-	var path []string
-	switch kind {
-	case "Pod":
-		path = []string{"spec"}
-	case "PodTemplate":
-		path = []string{"template", "spec"}
-	case "CronJob":
-		path = []string{"spec", "jobTemplate", "spec", "template", "spec"}
-	default:
-		path = []string{"spec", "template", "spec"}
+	w := &containerWalk{r: r, obj: objectName(m, kind), seen: map[*node]bool{}}
+	return w.walk(m, strings.TrimSuffix(prefix, "."))
+}
+
+// containerLists are the keys whose lists hold containers, in Kubernetes
+// and in the custom resources that follow its shape (Tekton's steps and
+// sidecars among them).
+var containerLists = map[string]bool{
+	"containers": true, "initContainers": true, "ephemeralContainers": true,
+	"sidecars": true, "steps": true,
+}
+
+// containerWalk finds the containers of one object wherever it keeps
+// them: a mapping with a string image and a string name in a list under
+// one of containerLists, or the mapping under a key named container with a
+// string image (Argo Workflows' templates, which name none). A bare image
+// key anywhere else is not a container.
+type containerWalk struct {
+	r    *rewriter
+	obj  string
+	seen map[*node]bool // collections walked, so that aliases do not loop
+}
+
+func (w *containerWalk) walk(n *node, path string) error {
+	n = resolve(n)
+	if n == nil || w.seen[n] {
+		return nil
 	}
-	spec := m
-	for _, p := range path {
-		if spec = mapValue(spec, p); spec == nil || spec.kind != mapNode {
-			return nil
+	switch n.kind {
+	case seqNode:
+		w.seen[n] = true
+		for i, item := range n.content {
+			if err := w.walk(item, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
 		}
-	}
-	obj := objectName(m, kind)
-	base := prefix + strings.Join(path, ".") + "."
-	for _, field := range []string{"initContainers", "containers", "ephemeralContainers"} {
-		list := mapValue(spec, field)
-		if list == nil || list.kind != seqNode {
-			continue
-		}
-		for i, cn := range list.content {
-			cm := resolve(cn)
-			if cm == nil || cm.kind != mapNode {
+	case mapNode:
+		w.seen[n] = true
+		for i := 0; i+1 < len(n.content); i += 2 {
+			k, v := n.content[i], resolve(n.content[i+1])
+			if k.kind != scalarNode || v == nil {
 				continue
 			}
-			w := where{object: obj, container: scalarValue(mapValue(cm, "name")), field: base + field + "[" + strconv.Itoa(i) + "]."}
-			if err := r.container(cm, w); err != nil {
+			if k.style == plainStyle && k.value == "<<" {
+				// A merge: the merged pairs belong to this mapping.
+				if err := w.walk(v, path); err != nil {
+					return err
+				}
+				continue
+			}
+			field := k.value
+			if path != "" {
+				field = path + "." + field
+			}
+			switch {
+			case v.kind == seqNode && containerLists[k.value]:
+				// In a pod template a container may go unnamed (Knative,
+				// Cloud Run); elsewhere the name tells it from other lists.
+				named := k.value == "sidecars" || k.value == "steps" || !strings.HasSuffix(path, "template.spec")
+				if err := w.list(v, field, named); err != nil {
+					return err
+				}
+				continue
+			case k.value == "container" && isContainer(v, false):
+				w.seen[v] = true
+				if err := w.r.container(v, where{object: w.obj, container: scalarValue(mapValue(v, "name")), field: field + "."}); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := w.walk(v, field); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// list handles a list under one of containerLists: its containers, and
+// what the other items hold.
+func (w *containerWalk) list(seq *node, field string, named bool) error {
+	w.seen[seq] = true
+	for i, item := range seq.content {
+		at := field + "[" + strconv.Itoa(i) + "]"
+		cm := resolve(item)
+		if !isContainer(cm, named) {
+			if err := w.walk(item, at); err != nil {
+				return err
+			}
+			continue
+		}
+		if w.seen[cm] {
+			continue
+		}
+		w.seen[cm] = true
+		if err := w.r.container(cm, where{object: w.obj, container: scalarValue(mapValue(cm, "name")), field: at + "."}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isContainer reports whether m is shaped like a container: a mapping with
+// a string image (and, when named is set, a string name).
+func isContainer(m *node, named bool) bool {
+	if m == nil || m.kind != mapNode || !isString(mapValue(m, "image")) {
+		return false
+	}
+	return !named || isString(mapValue(m, "name"))
+}
+
+// isString reports whether n is a scalar that YAML reads as a string: not
+// null, and not a number or boolean written plain.
+func isString(n *node) bool {
+	if n == nil || n.kind != scalarNode || n.value == "" && n.style == plainStyle {
+		return false
+	}
+	if n.style != plainStyle {
+		return true
+	}
+	switch n.value {
+	case "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE":
+		return false
+	}
+	_, err := strconv.ParseFloat(n.value, 64)
+	return err != nil
 }
 
 func (r *rewriter) container(cm *node, w where) error {

@@ -21,16 +21,17 @@ func init() {
 		name:    "bump",
 		args:    "[PATH...]",
 		summary: "rewrite image references in manifests, byte-exact elsewhere",
-		long: `Sets the image of every matching container (Pod, Deployment, StatefulSet,
-DaemonSet, Job, CronJob, any kind with spec.template.spec, List items),
+		long: `Sets the image of every matching container (wherever an object keeps
+one: Pods, workloads, CronJobs, Argo, Knative, Tekton... see docs/manifests.md),
 kustomization images: entry, and field named by a rule, changing those
 values and nothing else: comments, quotes, indentation and order stay.
 A reference matches when its repository is the new one's, whatever its tag
 or digest. New values come from --set REPO=REF (no slipway.yaml needed),
 from a report (--from), or else from what the registry holds for the
-project's plan. PATHs are files, folders (*.yaml, *.yml, *.json, recursive)
-and globs (a Helm chart's templates/ folder is skipped); without PATHs, the manifests of slipway.yaml. All files are
-read and checked before any is written; each is replaced whole.`,
+project's plan. PATHs are files, folders (*.yaml, *.yml, *.json, recursive;
+a Helm chart's templates/ folder is skipped) and globs; without PATHs, the
+manifests of slipway.yaml. All files are read and checked before any is
+written; if one cannot be replaced, those already replaced are put back.`,
 		report: true,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
