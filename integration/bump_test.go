@@ -27,7 +27,7 @@ func bumpSet(t *testing.T, dir string) result {
 	return slipway(t, dir, nil, "bump", "--set", "registry.example.com/team/web=registry.example.com/team/web:2.0.0", "deploy")
 }
 
-func writeFiles(t *testing.T, dir string, names ...string) {
+func writePods(t *testing.T, dir string, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		p := filepath.Join(dir, n)
@@ -65,7 +65,7 @@ func TestBumpAllOrNothing(t *testing.T) {
 	testenv.Slipway(t)
 	t.Run("replacement fails", func(t *testing.T) {
 		dir := t.TempDir()
-		writeFiles(t, dir, "deploy/a.yaml", "deploy/b.yaml", "deploy/c.yaml", "cover.yaml")
+		writePods(t, dir, "deploy/a.yaml", "deploy/b.yaml", "deploy/c.yaml", "cover.yaml")
 		// A file with a mount on it cannot be renamed over (EBUSY), which
 		// only the last step finds out: a.yaml and b.yaml are replaced by
 		// then.
@@ -85,7 +85,7 @@ func TestBumpAllOrNothing(t *testing.T) {
 	})
 	t.Run("read-only file", func(t *testing.T) {
 		dir := t.TempDir()
-		writeFiles(t, dir, "deploy/a.yaml", "deploy/b.yaml")
+		writePods(t, dir, "deploy/a.yaml", "deploy/b.yaml")
 		b := filepath.Join(dir, "deploy/b.yaml")
 		if err := os.Chmod(b, 0o444); err != nil {
 			t.Fatal(err)
@@ -101,7 +101,7 @@ func TestBumpAllOrNothing(t *testing.T) {
 	})
 	t.Run("immutable file", func(t *testing.T) {
 		dir := t.TempDir()
-		writeFiles(t, dir, "deploy/a.yaml", "deploy/b.yaml")
+		writePods(t, dir, "deploy/a.yaml", "deploy/b.yaml")
 		b := filepath.Join(dir, "deploy/b.yaml")
 		if out, err := exec.Command("chattr", "+i", b).CombinedOutput(); err != nil {
 			t.Skipf("chattr +i: %v %s", err, out)
@@ -115,7 +115,7 @@ func TestBumpAllOrNothing(t *testing.T) {
 	})
 	t.Run("hard link", func(t *testing.T) {
 		dir := t.TempDir()
-		writeFiles(t, dir, "deploy/a.yaml")
+		writePods(t, dir, "deploy/a.yaml")
 		a, link := filepath.Join(dir, "deploy/a.yaml"), filepath.Join(dir, "other/a.yaml")
 		os.MkdirAll(filepath.Dir(link), 0o755)
 		if err := os.Link(a, link); err != nil {

@@ -103,7 +103,9 @@ func TestApplyHardLinks(t *testing.T) {
 	b := filepath.Join(dir, "b.yaml")
 	write(t, b, deployWeb, 0o644)
 	ch = planFiles(t, a, b)
-	rename = func(from, to string) error { return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EROFS} }
+	rename = func(from, to string) error {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EROFS}
+	}
 	defer func() { rename = os.Rename }()
 	if err := ch.Apply(context.Background()); !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("Apply: %v, want EROFS", err)
