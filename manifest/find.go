@@ -27,8 +27,8 @@ type Reference struct {
 }
 
 // References lists every image reference of a file, whoever's image it is:
-// the images of containers, initContainers and ephemeralContainers of
-// workloads (as Rewrite finds them), the images: entries of a
+// the images of containers wherever objects keep them (as Rewrite finds
+// them), the images: entries of a
 // kustomization that set newTag or digest, and the fields rules name.
 // path tells kustomization and JSON files apart, as for Rewrite. An error
 // about the file is a *FileError.
@@ -48,7 +48,7 @@ func References(path string, src []byte, rules []Rule) ([]Reference, error) {
 		fe := &FileError{File: path, Err: err}
 		var le *lineError
 		if errors.As(err, &le) {
-			fe.Line, fe.Err = le.line, le.err
+			fe.Line, fe.Column, fe.Err = le.line, le.col, le.err
 		}
 		return nil, fe
 	}
@@ -122,46 +122,13 @@ func (f *finder) object(m *node, prefix string) {
 		}
 		return
 	}
-	path := podSpecPath(kind)
-	spec := m
-	for _, p := range path {
-		if spec = mapValue(spec, p); spec == nil || spec.kind != mapNode {
-			return
-		}
-	}
-	obj := objectName(m, kind)
-	base := prefix + strings.Join(path, ".") + "."
-	for _, field := range []string{"initContainers", "containers", "ephemeralContainers"} {
-		list := mapValue(spec, field)
-		if list == nil || list.kind != seqNode {
-			continue
-		}
-		for i, cn := range list.content {
-			cm := resolve(cn)
-			if cm == nil || cm.kind != mapNode {
-				continue
-			}
-			img := mapValue(cm, "image")
-			if img == nil || img.kind != scalarNode {
-				continue
-			}
-			w := where{object: obj, container: scalarValue(mapValue(cm, "name")), field: base + field + "[" + strconv.Itoa(i) + "].image"}
-			f.add(img, w, img.value, scalarValue(mapValue(cm, "imagePullPolicy")))
-		}
-	}
-}
-
-// podSpecPath is where the pod spec of an object of kind is.
-func podSpecPath(kind string) []string {
-	switch kind {
-	case "Pod":
-		return []string{"spec"}
-	case "PodTemplate":
-		return []string{"template", "spec"}
-	case "CronJob":
-		return []string{"spec", "jobTemplate", "spec", "template", "spec"}
-	}
-	return []string{"spec", "template", "spec"}
+	w := &containerWalk{obj: objectName(m, kind), seen: map[*node]bool{}, visit: func(cm *node, w where) error {
+		img := mapValue(cm, "image")
+		w.field += "image"
+		f.add(img, w, img.value, scalarValue(mapValue(cm, "imagePullPolicy")))
+		return nil
+	}}
+	w.walk(m, strings.TrimSuffix(prefix, "."))
 }
 
 func (f *finder) kustomization(m *node, obj string) {

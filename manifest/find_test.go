@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -109,5 +111,34 @@ sidecar:
 		t.Error("broken YAML: want an error")
 	} else if fe, ok := err.(*FileError); !ok || fe.File != "bad.yaml" {
 		t.Errorf("want a *FileError, got %T %v", err, err)
+	}
+}
+
+// TestReferencesFindWhatRewriteEdits: References and Rewrite find the same
+// containers, in every kind.
+func TestReferencesFindWhatRewriteEdits(t *testing.T) {
+	for _, name := range []string{"crd-containers.yaml", "workloads.yaml", "crd-negative.yaml"} {
+		src, err := os.ReadFile(filepath.Join("testdata/in", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, edits, err := Rewrite(name, src, goldenImages, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs, err := References(name, src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want []string
+		for _, r := range refs {
+			got = append(got, fmt.Sprintf("%d:%d %s %s", r.Line, r.Column, r.Object, r.Field))
+		}
+		for _, e := range edits {
+			want = append(want, fmt.Sprintf("%d:%d %s %s", e.Line, e.Column, e.Object, e.Field))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: References found\n%s\nRewrite edited\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }

@@ -298,7 +298,7 @@ func (r *rewriter) object(m *node, prefix string) error {
 		}
 		return nil
 	}
-	w := &containerWalk{r: r, obj: objectName(m, kind), seen: map[*node]bool{}}
+	w := &containerWalk{obj: objectName(m, kind), seen: map[*node]bool{}, visit: r.container}
 	return w.walk(m, strings.TrimSuffix(prefix, "."))
 }
 
@@ -316,9 +316,9 @@ var containerLists = map[string]bool{
 // string image (Argo Workflows' templates, which name none). A bare image
 // key anywhere else is not a container.
 type containerWalk struct {
-	r    *rewriter
-	obj  string
-	seen map[*node]bool // collections walked, so that aliases do not loop
+	obj   string
+	seen  map[*node]bool // collections walked, so that aliases do not loop
+	visit func(container *node, w where) error
 }
 
 func (w *containerWalk) walk(n *node, path string) error {
@@ -363,7 +363,7 @@ func (w *containerWalk) walk(n *node, path string) error {
 				continue
 			case k.value == "container" && isContainer(v, false):
 				w.seen[v] = true
-				if err := w.r.container(v, where{object: w.obj, container: scalarValue(mapValue(v, "name")), field: field + "."}); err != nil {
+				if err := w.visit(v, where{object: w.obj, container: scalarValue(mapValue(v, "name")), field: field + "."}); err != nil {
 					return err
 				}
 				continue
@@ -393,7 +393,7 @@ func (w *containerWalk) list(seq *node, field string, named bool) error {
 			continue
 		}
 		w.seen[cm] = true
-		if err := w.r.container(cm, where{object: w.obj, container: scalarValue(mapValue(cm, "name")), field: at + "."}); err != nil {
+		if err := w.visit(cm, where{object: w.obj, container: scalarValue(mapValue(cm, "name")), field: at + "."}); err != nil {
 			return err
 		}
 	}
