@@ -126,15 +126,20 @@ func ProjectDockerfiles(cfg *project.Config, images []project.Image, rel func(st
 func ProjectManifests(cfg *project.Config, rel func(string) string) ([]Manifest, error) {
 	var out []Manifest
 	seen := map[string]bool{}
-	for _, m := range cfg.Manifests {
+	for i, m := range cfg.Manifests {
+		var rules []manifest.Rule
+		for _, r := range m.Rules {
+			rules = append(rules, manifest.Rule{Image: r.Image, Repository: r.Repository, Tag: r.Tag, Digest: r.Digest})
+		}
 		t, err := manifest.Discover(manifest.Source{Paths: m.Paths, Kustomization: m.Kustomization})
 		if err != nil {
-			return nil, fmt.Errorf("finding manifests: %w", err)
+			return nil, fmt.Errorf("%s: manifests[%d]: %w", cfg.File, i, err)
 		}
 		for _, f := range t.Files {
-			if !seen[f] {
-				seen[f] = true
-				out = append(out, Manifest{Path: f, Shown: rel(f)})
+			key := f + "\x00" + fmt.Sprint(rules)
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, Manifest{Path: f, Shown: rel(f), Rules: rules})
 			}
 		}
 	}
