@@ -70,4 +70,3 @@ func severityOf(s imagepolicy.Severity) Severity {
 	}
 	return Info
 }
-
