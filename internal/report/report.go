@@ -71,7 +71,13 @@ type Image struct {
 	// Pushed are the references that now resolve to Digest, as REF@DIGEST.
 	Pushed []string `json:"pushed,omitempty"`
 	// Signatures are the signature references written for Digest and the platform digests.
-	Signatures    []string `json:"signatures,omitempty"`
+	Signatures []string `json:"signatures,omitempty"`
+	// Source is the image a promote copied, as REPO@DIGEST.
+	Source string `json:"source,omitempty"`
+	// Attestations are the cosign attestation (and SBOM) references copied with it.
+	Attestations []string `json:"attestations,omitempty"`
+	// Referrers are the OCI 1.1 referrers copied with it, as REPO@DIGEST.
+	Referrers     []string `json:"referrers,omitempty"`
 	BytesUploaded int64    `json:"bytesUploaded"`
 	BlobsUploaded int      `json:"blobsUploaded"`
 	BlobsSkipped  int      `json:"blobsSkipped"`
