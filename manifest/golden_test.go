@@ -33,6 +33,7 @@ var goldenOptions = map[string]Options{
 	"kustomize-tag/kustomization.yaml":        {Pin: PinTag},
 	"kustomize-digest/kustomization.yaml":     {Pin: PinDigest},
 	"kustomize-eof-remove/kustomization.yaml": {Pin: PinTag},
+	"kustomize-eof-swap/kustomization.yaml":   {Pin: PinTag},
 	"values.yaml": {Rules: []Rule{
 		{Repository: "image.repository", Tag: "image.tag", Digest: "image.digest"},
 		{Repository: "proxy.image.repository", Tag: "proxy.image.tag", Digest: "proxy.image.digest"},

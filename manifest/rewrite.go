@@ -169,7 +169,27 @@ func (r *rewriter) run() ([]byte, error) {
 	if len(r.ops) == 0 {
 		return r.src, nil
 	}
-	return splice(r.src, r.ops)
+	out, err := splice(r.src, r.ops)
+	if err != nil {
+		return nil, err
+	}
+	// Removing a last line that has no line break leaves the break of the
+	// line before it last: take it off, so that the file still ends as it
+	// did.
+	if w := eolWidth(out, len(out)); w > 0 && eolWidth(r.src, len(r.src)) == 0 && r.editsEnd() {
+		out = out[:len(out)-w]
+	}
+	return out, nil
+}
+
+// editsEnd reports whether an edit reaches the end of the file.
+func (r *rewriter) editsEnd() bool {
+	for _, o := range r.ops {
+		if o.end == len(r.src) {
+			return true
+		}
+	}
+	return false
 }
 
 // doneSet is a scalar already rewritten: its new value and where the
@@ -631,11 +651,6 @@ func (r *rewriter) remove(m, k, v *node, w where) error {
 		if firstOnLine(r.src, r.ls, ks) {
 			start = r.ls.starts[line-1]
 			end = r.ls.lineEnd(ve - 1)
-			if end == len(r.src) && r.ls.eol(ve-1) == "" && start > 0 {
-				// The last line, without a final line break: take the
-				// break before it, so that the file still ends without one.
-				start -= eolWidth(r.src, start)
-			}
 		} else {
 			// "- digest: x": pull the next key up onto this line.
 			next := -1
