@@ -13,7 +13,9 @@ import (
 // set to Retries attempts with the same backoff and transient errors; it
 // does not honour Retry-After. The deadline is the caller's (use a context).
 // A reference to a registry of InsecureRegistries must be parsed with
-// name.Insecure for plain HTTP to be tried.
+// name.Insecure for plain HTTP to be tried. The options ping each registry
+// once (GET /v2/), however many repositories they reach; make new options
+// for a new run.
 func RemoteOptions(opts Options) ([]remote.Option, error) {
 	o := opts.withDefaults()
 	base, err := newBaseTransport(o)
@@ -21,7 +23,7 @@ func RemoteOptions(opts Options) ([]remote.Option, error) {
 		return nil, err
 	}
 	return []remote.Option{
-		remote.WithTransport(base),
+		remote.WithTransport(newPingCache(base)),
 		remote.WithAuthFromKeychain(o.Keychain),
 		remote.WithJobs(o.Jobs),
 		remote.WithUserAgent("slipway"),

@@ -58,7 +58,7 @@ else the project's sign.repository.`,
 			fs.StringSliceVar(&vf.platforms, "platform", nil, "platforms the nodes run, `os/arch,...` (default verify.platforms, else linux/amd64)")
 			fs.BoolVar(&vf.requireDigest, "require-digest", false, "a tag without a digest is an error, not a warning")
 			fs.StringArrayVar(&vf.pullSecrets, "pull-secret", nil, "use only the credentials of this image pull Secret or config.json `FILE` (repeatable)")
-			fs.IntVar(&vf.jobs, "jobs", 8, "how many images are checked at once")
+			fs.IntVar(&vf.jobs, "jobs", 16, "how many images are checked at once")
 			fs.IntVar(&vf.retries, "retries", 5, "attempts per registry request for transient failures")
 			fs.StringVar(&vf.format, "format", "text", "findings as text or json")
 			return func(ctx context.Context, a *app, args []string) error {

@@ -87,7 +87,7 @@ type Options struct {
 	Platforms []string
 	// RequireDigest makes a tag without digest an error instead of a warning.
 	RequireDigest bool
-	// Jobs bounds the references checked at once. Default 8.
+	// Jobs bounds the references checked at once. Default 16.
 	Jobs int
 	// Verifier, when set, checks signatures of the references under Signed.
 	Verifier    *sign.Verifier
@@ -126,7 +126,7 @@ func Check(ctx context.Context, uses []Use, opts Options) (*Result, error) {
 	}
 	jobs := opts.Jobs
 	if jobs <= 0 {
-		jobs = 8
+		jobs = 16
 	}
 	ro, err := opts.Access.RemoteOptions(jobs)
 	if err != nil {
