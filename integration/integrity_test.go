@@ -489,3 +489,72 @@ func TestPathsOutsideTheProject(t *testing.T) {
 		t.Errorf("the named folder was not bumped:\n%s", got)
 	}
 }
+
+// Build secrets and registry passwords never reach stderr: a RUN step that
+// prints a secret shows ***, in every progress mode; rawjson is all JSON.
+func TestSecretsAreMasked(t *testing.T) {
+	base := busyboxBase(t)
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{TLS: true, Users: map[string]string{"ci": pushPassword}})
+	const token = "tok-3b9f1c2e7d"
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml": fmt.Sprintf("registry:\n  - url: %s/team\n    ca_file: %q\nimages:\n  - name: web\n    secrets: [{id: token, env: API_TOKEN}, {id: npmrc, src: npmrc}]\n", reg.Host, reg.CAFile),
+		"Dockerfile":   "FROM " + base + "\nRUN --mount=type=secret,id=token --mount=type=secret,id=npmrc cat /run/secrets/token /run/secrets/npmrc; echo\n",
+		".gitignore":   "npmrc\n",
+	})
+	writeFiles(t, dir, map[string]string{"npmrc": "//npm.example.com/:_authToken=npm-9d8c7b6a5f\n"})
+	env := append(cacheEnv(), "API_TOKEN="+token, "DOCKER_CONFIG="+dockerConfig(t, reg.Host, "ci", pushPassword))
+	for _, mode := range []string{"plain", "rawjson"} {
+		r := slipway(t, dir, env, "release", "--progress", mode, "--no-cache", "--debug")
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", mode, r.code, r.stderr)
+		}
+		for _, s := range []string{token, "npm-9d8c7b6a5f", pushPassword} {
+			if strings.Contains(r.stderr, s) || strings.Contains(r.stdout, s) {
+				t.Errorf("%s: the secret %q was printed", mode, s)
+			}
+		}
+		if mode != "rawjson" {
+			if !strings.Contains(r.stderr, "***") {
+				t.Errorf("%s: the RUN step's output shows no mask:\n%s", mode, r.stderr)
+			}
+			continue
+		}
+		types := map[string]bool{}
+		var logs strings.Builder
+		for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+			var ev struct {
+				Type string `json:"type"`
+				Logs []struct {
+					Data []byte `json:"data"`
+				} `json:"logs"`
+			}
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				t.Fatalf("rawjson: a stderr line is not JSON: %q", line)
+			}
+			types[ev.Type] = true
+			for _, l := range ev.Logs {
+				logs.Write(l.Data)
+			}
+		}
+		for _, s := range []string{token, "npm-9d8c7b6a5f"} {
+			if strings.Contains(logs.String(), s) {
+				t.Errorf("rawjson: the build log holds the secret %q", s)
+			}
+		}
+		if !strings.Contains(logs.String(), "***") {
+			t.Errorf("rawjson: the RUN step's output shows no mask:\n%s", logs.String())
+		}
+		for _, want := range []string{"push", "release", "debug"} {
+			if !types[want] {
+				t.Errorf("rawjson: no %q event (have %v)", want, types)
+			}
+		}
+	}
+
+	// A registry written with credentials is refused without repeating them.
+	writeFiles(t, dir, map[string]string{"slipway.yaml": "registry: ci:" + pushPassword + "@" + reg.Host + "/team\nimages: [{name: web}]\n"})
+	r := slipway(t, dir, nil, "tags")
+	if r.code != 2 || strings.Contains(r.stderr, pushPassword) || !strings.Contains(r.stderr, "credentials do not belong") {
+		t.Errorf("a registry with credentials: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-build/slipway/internal/logstream"
 	"github.com/slipway-build/slipway/internal/project"
 )
 
@@ -81,6 +82,11 @@ type app struct {
 	cmd string
 	// wd is the absolute folder relative paths resolve against (-C).
 	wd string
+	// term is the real stderr, for terminal checks; stderr masks secrets
+	// (mask) and, with --progress rawjson, makes each line JSON (jsonl).
+	term  io.Writer
+	mask  *logstream.Masker
+	jsonl *logstream.JSONLines
 	// reportOut receives the report with --report -; stdout's result
 	// lines then go to stderr, so that stdout is one JSON document.
 	reportOut io.Writer
@@ -108,6 +114,22 @@ func (a *app) loadProject() (*project.Config, error) {
 	return project.LoadNamed(a.path(a.file), shown, a.lookupEnv)
 }
 
+// stageOut is where a stage's messages go: with --progress rawjson, lines
+// of that stage's event type.
+func (a *app) stageOut(stage string) io.Writer {
+	if a.jsonl != nil {
+		return a.jsonl.Stage(stage)
+	}
+	return a.stderr
+}
+
+// hide masks the run's secrets in everything printed from now on.
+func (a *app) hide(secrets []string) {
+	if a.mask != nil {
+		a.mask.Add(secrets...)
+	}
+}
+
 func (a *app) warnf(format string, args ...any) {
 	fmt.Fprintf(a.stderr, "slipway: warning: "+format+"\n", args...)
 }
@@ -123,7 +145,7 @@ func (a *app) progressMode() string {
 	if a.progress != "auto" {
 		return a.progress
 	}
-	if f, ok := a.stderr.(*os.File); ok && isTerminal(f) {
+	if f, ok := a.term.(*os.File); ok && isTerminal(f) {
 		return "tty"
 	}
 	return "plain"
@@ -156,9 +178,17 @@ func (a *app) usagef(format string, args ...any) error {
 // run parses args, runs the command and renders any error; it returns the
 // process exit code.
 func run(ctx context.Context, args []string, s *streams, lookupEnv func(string) (string, bool)) int {
-	a := &app{streams: *s, lookupEnv: lookupEnv}
+	// Everything on stderr passes the masker: progress, warnings, errors.
+	mask := logstream.NewMasker(s.stderr)
+	a := &app{streams: *s, lookupEnv: lookupEnv, term: s.stderr, mask: mask}
+	a.stderr = mask
 	err := dispatch(ctx, a, args)
-	return renderError(ctx, a.stderr, err)
+	code := renderError(ctx, a.stderr, err)
+	if a.jsonl != nil {
+		_ = a.jsonl.Flush()
+	}
+	_ = mask.Flush()
+	return code
 }
 
 func dispatch(ctx context.Context, a *app, args []string) error {
@@ -238,11 +268,15 @@ func dispatch(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	a.wd = wd
+	if a.globals.progress == "rawjson" {
+		a.jsonl = logstream.NewJSONLines(a.mask, a.mask.Mask)
+		a.stderr = a.jsonl
+	}
 	if err := a.checkReportFlag(c); err != nil {
 		return err
 	}
 	if a.globals.progress == "tty" {
-		if f, ok := a.stderr.(*os.File); !ok || !isTerminal(f) {
+		if f, ok := a.term.(*os.File); !ok || !isTerminal(f) {
 			a.warnf("--progress tty: stderr is not a terminal, showing plain progress")
 			a.globals.progress = "plain"
 		}

@@ -120,6 +120,9 @@ func (a *app) options(p *pipelineFlags) (release.Options, error) {
 	if a.progress == "quiet" {
 		o.Progress = nil
 	}
+	if a.jsonl != nil {
+		o.StageProgress = a.stageOut
+	}
 	if a.debug {
 		o.Debug = a.stderr
 	}

@@ -76,6 +76,7 @@ func (a *app) planOrReport(ctx context.Context, only, registries []string, from 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	a.hidePlan(cfg, plan)
 	return cfg, plan, prev, nil
 }
 

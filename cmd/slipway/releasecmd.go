@@ -98,13 +98,13 @@ func (a *app) summarize(rep *report.Report) {
 		if digest == "" {
 			digest = "-"
 		}
-		fmt.Fprintf(a.stderr, "%s %s: %s, %s\n", img.Name, digest, state, signed)
+		fmt.Fprintf(a.stageOut("release"), "%s %s: %s, %s\n", img.Name, digest, state, signed)
 	}
 	if len(files) > 0 {
 		var names []string
 		for _, m := range rep.Manifests {
 			names = append(names, a.rel(m.File))
 		}
-		fmt.Fprintf(a.stderr, "bumped %s: %s\n", plural(len(names), "file"), strings.Join(names, ", "))
+		fmt.Fprintf(a.stageOut("bump"), "bumped %s: %s\n", plural(len(names), "file"), strings.Join(names, ", "))
 	}
 }

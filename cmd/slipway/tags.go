@@ -57,6 +57,14 @@ func (a *app) planFor(ctx context.Context, cfg *project.Config, only, registries
 	return a.planWith(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, RecordDirty: a.report != ""})
 }
 
+// hidePlan masks the plan's build secrets and registry credentials in
+// what is printed from now on (tags prints only the plan, and reads none).
+func (a *app) hidePlan(cfg *project.Config, plan *release.Plan) {
+	if a.cmd != "tags" {
+		a.hide(release.Secrets(cfg, plan, release.Options{Getenv: a.getenv}))
+	}
+}
+
 func (a *app) planWith(ctx context.Context, cfg *project.Config, opts release.PlanOptions) (*release.Plan, error) {
 	opts.Getenv = a.getenv
 	opts.ReportPath = a.reportPath()
@@ -64,6 +72,7 @@ func (a *app) planWith(ctx context.Context, cfg *project.Config, opts release.Pl
 	if err != nil {
 		return nil, err
 	}
+	a.hidePlan(cfg, plan)
 	for _, w := range plan.Warnings {
 		a.warnf("%s", w)
 	}

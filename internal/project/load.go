@@ -289,16 +289,30 @@ func validateRegistries(regs Registries, where string, at func(Position, string,
 	}
 }
 
-// ValidateRegistry checks host[:port][/path] with go-containerregistry.
+// ValidateRegistry checks host[:port][/path]: the host has a dot, a port
+// or is localhost (so that nothing defaults to Docker Hub), the path is
+// lowercase; then go-containerregistry's own rules. Credentials written
+// into the address are refused without being repeated.
 func ValidateRegistry(url string) error {
+	if at := strings.LastIndex(url, "@"); at >= 0 {
+		host := url[at+1:]
+		return fmt.Errorf("\"***@%s\": credentials do not belong in the registry address; store them with slipway login (or docker login) and write the registry as host[:port][/path]", host)
+	}
 	if strings.Contains(url, "://") {
 		return fmt.Errorf("%q: write the registry without a scheme (host[:port][/path])", url)
 	}
 	if strings.HasSuffix(url, "/") || strings.Contains(url, "//") {
 		return fmt.Errorf("%q: empty path component", url)
 	}
+	host, path, _ := strings.Cut(url, "/")
+	if !strings.ContainsAny(host, ".:") && host != "localhost" {
+		return fmt.Errorf("%q: the registry host %q needs a dot, a port or to be localhost (registry.example.com, host:5000, localhost)", url, host)
+	}
+	if path != strings.ToLower(path) {
+		return fmt.Errorf("%q: the path %q must be lowercase", url, path)
+	}
 	if _, err := name.NewRepository(url+"/x", name.StrictValidation); err != nil {
-		return fmt.Errorf("%q is not a registry host[:port][/path]: %w", url, err)
+		return fmt.Errorf("%q is not a registry host[:port][/path] (path components are lowercase letters, digits and . _ - separators)", url)
 	}
 	return nil
 }

@@ -44,6 +44,9 @@ type Options struct {
 	// ProgressMode is auto, tty, plain, rawjson or quiet.
 	Progress     io.Writer
 	ProgressMode string
+	// StageProgress, when set, gives each stage ("push") its own progress
+	// writer instead of Progress (rawjson event types).
+	StageProgress func(stage string) io.Writer
 	// Debug receives request logs; never secrets.
 	Debug io.Writer
 	// Getenv reads the environment.

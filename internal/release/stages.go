@@ -280,6 +280,9 @@ func PushOptions(cfg *project.Config, opts Options) pusher.Options {
 	po.Jobs = opts.jobs()
 	po.Deadline = opts.PushTimeout
 	po.Progress = opts.Progress
+	if opts.StageProgress != nil && opts.Progress != nil {
+		po.Progress = opts.StageProgress("push")
+	}
 	switch opts.ProgressMode {
 	case "tty":
 		po.ProgressMode = pusher.ProgressBar
