@@ -52,6 +52,7 @@ and writes nothing.`,
 			fs.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; write nothing")
 			fs.StringVar(&f.key, "key", "", "verify the copied signatures with this public key `FILE` or KMS URI")
 			fs.StringVar(&f.caFile, "to-ca-file", "", "trust the CA certificates in `FILE` for the destination registry")
+			fs.StringVar(&f.sigRepo, "signature-repository", "", "look for the source's signatures in `REPO` (default $COSIGN_REPOSITORY, then sign.repository)")
 			fs.StringArrayVar(&f.bump, "bump", nil, "after the copy, rewrite the manifests at `PATH` to the promoted references (repeatable)")
 			return func(ctx context.Context, a *app, args []string) error {
 				return a.promote(ctx, p, f, args)
@@ -62,6 +63,7 @@ and writes nothing.`,
 
 type promoteFlags struct {
 	from, to, key, caFile string
+	sigRepo               string
 	tags, bump            []string
 	force, dryRun         bool
 }
@@ -140,6 +142,20 @@ func (a *app) promote(ctx context.Context, p *pipelineFlags, f promoteFlags, arg
 	}
 
 	popts := promote.Options{Remote: ropts, Jobs: p.jobs, Force: f.force, DryRun: f.dryRun}
+	sigRepo := f.sigRepo
+	if sigRepo == "" {
+		sigRepo = a.getenv("COSIGN_REPOSITORY")
+	}
+	if sigRepo == "" && cfg.Sign != nil {
+		sigRepo = cfg.Sign.Repository
+	}
+	if sigRepo != "" {
+		r, err := name.NewRepository(sigRepo, acc.NameOptions(sigRepo+":x")...)
+		if err != nil {
+			return a.usagef("signature repository %q: %v", sigRepo, err)
+		}
+		popts.SignatureRepository = r
+	}
 	if a.progress != "quiet" {
 		popts.Progress = a.stderr
 	}

@@ -248,16 +248,20 @@ func dedupe(tags []string) []string {
 func (p *planner) attachments(ctx context.Context, pl *plan, i int, subjects []*node, depth int) error {
 	var next []*node
 	for _, s := range subjects {
+		sigs := s.src
+		if p.opts.SignatureRepository.RepositoryStr() != "" {
+			sigs = p.opts.SignatureRepository
+		}
 		for _, suffix := range cosignSuffixes {
 			t := fmt.Sprintf("%s-%s.%s", s.digest.Algorithm, s.digest.Hex, suffix)
-			desc, err := p.puller.Head(ctx, s.src.Tag(t))
+			desc, err := p.puller.Head(ctx, sigs.Tag(t))
 			if isNotFound(err) {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("looking for %s: %w", s.src.Tag(t), err)
+				return fmt.Errorf("looking for %s: %w", sigs.Tag(t), err)
 			}
-			n, err := p.manifest(ctx, pl, i, s.src, s.dst, s.src.Digest(desc.Digest.String()), suffix, s.rank+1)
+			n, err := p.manifest(ctx, pl, i, sigs, s.dst, sigs.Digest(desc.Digest.String()), suffix, s.rank+1)
 			if err != nil {
 				return err
 			}

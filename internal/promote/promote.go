@@ -54,6 +54,11 @@ type Options struct {
 	Remote []remote.Option
 	// Jobs is how many blobs or manifests are copied at once. Default 4.
 	Jobs int
+	// SignatureRepository is where the source keeps the cosign
+	// attachments (sign.repository, COSIGN_REPOSITORY); they are copied
+	// next to the image at the destination. Default (zero value): next to
+	// the image at the source too.
+	SignatureRepository name.Repository
 	// Force lets destination tags that point at other digests be moved.
 	Force bool
 	// DryRun reads both registries and writes nothing.

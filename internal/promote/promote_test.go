@@ -393,3 +393,51 @@ func TestPromoteVerifiesBeforeTagging(t *testing.T) {
 		t.Error("the signature was not copied")
 	}
 }
+
+func TestPromoteSignatureRepository(t *testing.T) {
+	ctx := context.Background()
+	host := newRegistry(t, false)
+	src := release(t, mustRepo(t, host+"/staging/web"))
+	// The signature lives in a repository of its own, as with
+	// COSIGN_REPOSITORY.
+	sigs := mustRepo(t, host+"/staging/signatures")
+	sig, _ := random.Image(100, 1)
+	if err := remote.Write(sigs.Tag(cosignTag(src.digest, "sig")), sig); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(src.repo.Tag(cosignTag(src.digest, "sig"))); err != nil {
+		t.Fatal(err)
+	}
+	dst := mustRepo(t, newRegistry(t, false)+"/prod/web")
+	img := Image{Source: src.repo.Digest(src.digest.String()), Dest: dst, Tags: []string{"1.0"}}
+	res, err := Run(ctx, []Image{img}, Options{SignatureRepository: sigs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := headDigest(t, dst.Tag(cosignTag(src.digest, "sig"))); d != digestOf(t, sig) || len(res.Images[0].Signatures) != 1 {
+		t.Errorf(".sig next to the promoted image: %s, signatures %v", d, res.Images[0].Signatures)
+	}
+}
+
+func TestPromoteRefusesMovedSignatureTag(t *testing.T) {
+	ctx := context.Background()
+	src := release(t, mustRepo(t, newRegistry(t, false)+"/staging/web"))
+	dst := mustRepo(t, newRegistry(t, false)+"/prod/web")
+	img := Image{Source: src.repo.Digest(src.digest.String()), Dest: dst, Tags: []string{"1.0"}}
+	if _, err := Run(ctx, []Image{img}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// The source is signed again: its .sig is another manifest now.
+	resigned, _ := random.Image(100, 1)
+	if err := remote.Write(src.repo.Tag(cosignTag(src.digest, "sig")), resigned); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(ctx, []Image{img}, Options{})
+	var tc *TagConflictError
+	if !errors.As(err, &tc) || len(tc.Tags) != 1 || tc.Tags[0].Tag.TagStr() != cosignTag(src.digest, "sig") {
+		t.Fatalf("err = %v, want a conflict on the .sig tag", err)
+	}
+	if d, _ := headDigest(t, dst.Tag(cosignTag(src.digest, "sig"))); d != digestOf(t, src.sig) {
+		t.Errorf("a refused promote moved the .sig to %s", d)
+	}
+}
