@@ -558,3 +558,90 @@ func TestSecretsAreMasked(t *testing.T) {
 		t.Errorf("a registry with credentials: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// The README's quick start and its stage-by-stage flow, run as written
+// (with the registry pointed at a local one), end with verify passing.
+func TestReadmeFlows(t *testing.T) {
+	testenv.RequireTools(t, "buildkitd", "registry", "runc", "cosign")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	project := func(t *testing.T) string {
+		dir := gitProject(t, map[string]string{
+			"slipway.yaml": fmt.Sprintf(`# slipway.yaml
+registry: %s/team
+tags: ["{{.Version}}", "{{.ShortCommit}}"]
+images:
+  - name: web
+    context: ./web
+sign:
+  key: cosign.key
+manifests:
+  - paths: [deploy/]
+`, reg.Host),
+			"web/Dockerfile": "FROM scratch\nCOPY index.html /\n",
+			"web/index.html": "<p>hello</p>\n",
+			"deploy/deployment.yaml": fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: %s/team/web:0.0.0
+`, reg.Host),
+		})
+		git(t, dir, "tag", "v1.2.0")
+		return dir
+	}
+	env := append(cacheEnv(), "COSIGN_PASSWORD=readme-flow")
+	run := func(t *testing.T, dir string, args ...string) result {
+		t.Helper()
+		r := slipway(t, dir, env, append(args, "--progress", "quiet")...)
+		if r.code != 0 {
+			t.Fatalf("slipway %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+		return r
+	}
+	check := func(t *testing.T, dir string) {
+		t.Helper()
+		got, err := os.ReadFile(filepath.Join(dir, "deploy", "deployment.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(got), reg.Host+"/team/web:1.2.0@sha256:") {
+			t.Errorf("the manifest was not bumped:\n%s", got)
+		}
+		r := slipway(t, dir, env, "verify", "--key", "cosign.pub")
+		if r.code != 0 {
+			t.Errorf("slipway verify --key cosign.pub: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, "-dirty") {
+			t.Errorf("verify saw dirty tags:\n%s%s", r.stdout, r.stderr)
+		}
+	}
+	t.Run("quick start", func(t *testing.T) {
+		dir := project(t)
+		run(t, dir, "keygen")
+		run(t, dir, "tags")
+		run(t, dir, "release")
+		check(t, dir)
+	})
+	t.Run("stage by stage", func(t *testing.T) {
+		dir := project(t)
+		run(t, dir, "keygen")
+		run(t, dir, "build", "--report", "build.json")
+		run(t, dir, "push", "--from", "build.json", "--report", "push.json")
+		run(t, dir, "sign", "--from", "push.json")
+		run(t, dir, "bump", "--from", "push.json")
+		check(t, dir)
+		// Later commands still plan the same, clean tags.
+		if r := run(t, dir, "tags"); strings.Contains(r.stdout, "-dirty") {
+			t.Errorf("tags after the flow: %s", r.stdout)
+		}
+	})
+}

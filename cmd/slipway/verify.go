@@ -48,6 +48,7 @@ slipway.yaml's registries give their ca_file and insecure settings.
 X.key, or the KMS URI itself), else cosign.pub (signature checks of REFs
 and the plan). The signature repository defaults to COSIGN_REPOSITORY,
 else the project's sign.repository.`,
+		report: true,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			vf := verifyFlags{}
 			fs.StringVar(&vf.key, "key", "", "public key `FILE` or KMS URI (default: see above)")
