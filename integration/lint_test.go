@@ -32,7 +32,7 @@ func lintJSON(t *testing.T, r result) lintDoc {
 func TestLintBuiltImages(t *testing.T) {
 	base := busyboxBase(t)
 	dir := gitProject(t, map[string]string{
-		"slipway.yaml": "registry: localhost:5000\nimages:\n  - name: leaky\n    context: leaky\n  - name: rooty\n    context: rooty\n",
+		"slipway.yaml":     "registry: localhost:5000\nimages:\n  - name: leaky\n    context: leaky\n  - name: rooty\n    context: rooty\n",
 		"leaky/Dockerfile": "FROM " + base + "\nCOPY id_rsa /root/.ssh/id_rsa\nRUN rm /root/.ssh/id_rsa\nUSER 1000\n",
 		"leaky/id_rsa":     "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n-----END OPENSSH PRIVATE KEY-----\n",
 		"rooty/Dockerfile": "FROM " + base + "\nRUN echo hi > /hi\n",
