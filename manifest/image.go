@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -96,10 +97,31 @@ func ParseSet(s string) (Image, error) {
 }
 
 var (
-	tagRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`)
+	// Compiled on first use, not at start-up: most runs never check a digest.
+	digestRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`)
+	})
 	policies = map[string]bool{"Always": true, "IfNotPresent": true, "Never": true}
 )
+
+// validTag reports whether s matches [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, the
+// tag grammar of the distribution spec (a loop: the regexp's bounded
+// repetition is costly to compile).
+func validTag(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+		case (c == '.' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // target is a validated Image with its normalised names.
 type target struct {
@@ -145,10 +167,10 @@ func compile(images []Image, opts Options) (*compiled, error) {
 		if img.Tag == "" && img.Digest == "" {
 			return nil, fmt.Errorf("image %s: neither tag nor digest given", img.Repository)
 		}
-		if img.Tag != "" && !tagRE.MatchString(img.Tag) {
+		if img.Tag != "" && !validTag(img.Tag) {
 			return nil, fmt.Errorf("image %s: invalid tag %q", img.Repository, img.Tag)
 		}
-		if img.Digest != "" && !digestRE.MatchString(img.Digest) {
+		if img.Digest != "" && !digestRE().MatchString(img.Digest) {
 			return nil, fmt.Errorf("image %s: invalid digest %q", img.Repository, img.Digest)
 		}
 		key := match.Name()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -185,7 +186,7 @@ func (l *lines) eol(off int) string {
 // errParse marks a file that yaml.v3 cannot read.
 var errParse = errors.New("cannot parse YAML")
 
-var yamlPrefixRE = regexp.MustCompile(`^yaml: (?:line \d+: )?`)
+var yamlPrefixRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: (?:line \d+: )?`) })
 
 // parseYAML reads every document of src with yaml.v3 and converts the trees.
 func parseYAML(src []byte, ls *lines, json bool) ([]*node, error) {
@@ -200,7 +201,7 @@ func parseYAML(src []byte, ls *lines, json bool) ([]*node, error) {
 	}
 	trees, err := decodeAll(in)
 	if err != nil {
-		why := yamlPrefixRE.ReplaceAllString(err.Error(), "")
+		why := yamlPrefixRE().ReplaceAllString(err.Error(), "")
 		off := stopOffset(in, err.Error())
 		line, col := ls.position(off)
 		return nil, &lineError{line: line, col: col, err: fmt.Errorf("%w: %s", errParse, why)}

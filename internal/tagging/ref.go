@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -61,14 +62,16 @@ func References(registry, imageName string, tags []string) ([]name.Tag, error) {
 }
 
 // pathComponent is the distribution spec's grammar for one part of a
-// repository path.
-var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
+// repository path, compiled on first use.
+var pathComponent = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
+})
 
 // checkPath checks each "/"-separated part of a repository path that the
 // name package has already parsed and checked for characters.
 func checkPath(repo string) error {
 	for _, part := range strings.Split(repo, "/") {
-		if !pathComponent.MatchString(part) {
+		if !pathComponent().MatchString(part) {
 			return fmt.Errorf("repository path part %q must be lowercase letters and digits, separated by ., _, __ or dashes", part)
 		}
 	}

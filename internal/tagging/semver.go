@@ -3,12 +3,16 @@ package tagging
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
-// semverRE is the expression semver.org recommends, with an optional "v".
-var semverRE = regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
-	`(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
-	`(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+// semverRE is the expression semver.org recommends, with an optional "v",
+// compiled on first use rather than at start-up.
+var semverRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
+		`(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
+		`(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+})
 
 type semver struct {
 	major, minor, patch, pre string
@@ -16,7 +20,7 @@ type semver struct {
 }
 
 func parseSemver(tag string) (semver, bool) {
-	m := semverRE.FindStringSubmatch(tag)
+	m := semverRE().FindStringSubmatch(tag)
 	if m == nil {
 		return semver{}, false
 	}
