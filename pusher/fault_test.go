@@ -126,7 +126,9 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 		{"stalled commit", []*fault{{method: "PUT", path: "/blobs/uploads/", action: "stall", times: 1}}, false},
 		{"503 on manifest", []*fault{{method: "PUT", path: "/manifests/sha256:", action: "503", times: 2}}, false},
 		{"429 on tag", []*fault{{method: "PUT", path: "/manifests/v", action: "429", times: 1}}, false},
-		{"reset on verify", []*fault{{method: "HEAD", path: "/manifests/v", action: "reset", times: 1}}, false},
+		// The first lookup of each tag, before the push, fails (and is not
+		// retried); the read-back after tagging is retried.
+		{"reset on verify", []*fault{{method: "HEAD", path: "/manifests/v", action: "reset", times: 3}}, false},
 		{"file-backed upload reset", []*fault{{method: "PATCH", path: "/blobs/uploads/", action: "reset", times: 2}}, true},
 		{"file-backed upload stalled", []*fault{{method: "PATCH", path: "/blobs/uploads/", action: "stall", times: 2}}, true},
 		{"everything at once", []*fault{

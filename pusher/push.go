@@ -50,6 +50,10 @@ type Published struct {
 // tags, and then it checks that every reference resolves to the pushed
 // digest. An error before the tags leaves every existing tag untouched; an
 // error while tagging may leave some tags moved, always to complete content.
+//
+// A tag that already points at the artifact's digest is left as it is, its
+// lookup standing for the read-back; when every tag does, the registry holds
+// the whole artifact (it accepted the manifest) and nothing else is sent.
 func Push(ctx context.Context, artifact remote.Taggable, refs []name.Tag, opts Options) (Published, error) {
 	o := opts.withDefaults()
 	if len(refs) == 0 {
@@ -72,11 +76,22 @@ func Push(ctx context.Context, artifact remote.Taggable, refs []name.Tag, opts O
 	ctx, cancel := context.WithTimeoutCause(ctx, o.Deadline, fmt.Errorf("%w (%s)", errDeadline, o.Deadline))
 	defer cancel()
 
-	for _, phase := range []func(context.Context, *plan, []*regTarget) error{
-		s.connect, s.pushBlobs, s.pushManifests, s.pushTags, s.verify,
-	} {
+	for _, phase := range []func(context.Context, *plan, []*regTarget) error{s.connect, s.lookTags} {
 		if err := phase(ctx, p, regs); err != nil {
 			return Published{}, err
+		}
+	}
+	if allTagged(regs) {
+		for _, rt := range regs {
+			s.skipped.Add(int64(len(p.blobs) * len(rt.repos)))
+		}
+	} else {
+		for _, phase := range []func(context.Context, *plan, []*regTarget) error{
+			s.pushBlobs, s.pushManifests, s.pushTags, s.verify,
+		} {
+			if err := phase(ctx, p, regs); err != nil {
+				return Published{}, err
+			}
 		}
 	}
 
@@ -113,6 +128,23 @@ type repoTarget struct {
 	repo name.Repository
 	tags []string
 	c    *repoClient
+	// tagged marks the tags found pointing at the digest before the push
+	// (same order as tags); they are neither written nor read back again.
+	tagged []bool
+}
+
+// allTagged reports whether every tag already points at the digest.
+func allTagged(regs []*regTarget) bool {
+	for _, rt := range regs {
+		for _, pt := range rt.repos {
+			for i := range pt.tags {
+				if !pt.tagged[i] {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // targets groups refs by registry and repository, in the order given, and
@@ -225,6 +257,26 @@ func (s *session) client(ctx context.Context, repo name.Repository, scopes []str
 		return nil, err
 	}
 	return &repoClient{repo: repo, client: &http.Client{Transport: tr}}, nil
+}
+
+// lookTags finds the tags that already point at the digest, one lookup each,
+// without retries: a failed lookup only means the tag is written as usual.
+func (s *session) lookTags(ctx context.Context, p *plan, regs []*regTarget) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.o.Jobs)
+	for _, rt := range regs {
+		for _, pt := range rt.repos {
+			pt.tagged = make([]bool, len(pt.tags))
+			for i, tag := range pt.tags {
+				g.Go(func() error {
+					got, err := pt.c.resolve(ctx, tag)
+					pt.tagged[i] = err == nil && got == p.top.digest
+					return ctx.Err()
+				})
+			}
+		}
+	}
+	return g.Wait()
 }
 
 // pushBlobs makes every blob present in every repository. Blobs go in
@@ -404,12 +456,16 @@ func (s *session) verify(ctx context.Context, p *plan, regs []*regTarget) error 
 	})
 }
 
+// eachTag runs f for every tag not already found pointing at the digest.
 func (s *session) eachTag(ctx context.Context, regs []*regTarget, f func(context.Context, *repoTarget, string) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.o.Jobs)
 	for _, rt := range regs {
 		for _, pt := range rt.repos {
-			for _, tag := range pt.tags {
+			for i, tag := range pt.tags {
+				if pt.tagged != nil && pt.tagged[i] {
+					continue
+				}
 				g.Go(func() error { return f(ctx, pt, tag) })
 			}
 		}

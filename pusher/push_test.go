@@ -186,6 +186,7 @@ func TestPushIndexToSeveralRegistries(t *testing.T) {
 	validateTags(t, refs[1].Context())
 }
 
+// A re-push of what every tag already points at only looks the tags up.
 func TestRepushUploadsNothing(t *testing.T) {
 	reg := newFakeRegistry(t, nil)
 	idx := multiPlatform(t)
@@ -203,14 +204,54 @@ func TestRepushUploadsNothing(t *testing.T) {
 	}
 	for _, r := range reg.rec.all() {
 		switch r.kind() {
-		case "ping", "blob-head", "manifest-head-digest", "manifest-head-tag":
-		case "manifest-put-tag":
+		case "ping", "manifest-head-tag":
 		default:
 			t.Errorf("re-push sent %s %s (%s)", r.method, r.path, r.kind())
 		}
 	}
-	if n := count(reg.rec.all(), "manifest-put-tag"); n != 2 {
-		t.Errorf("%d tag PUTs, want 2", n)
+	if n := count(reg.rec.all(), "manifest-head-tag"); n != 2 {
+		t.Errorf("%d tag lookups, want 2", n)
+	}
+	if want := []string{refs[0].String() + "@" + pub.Digest, refs[1].String() + "@" + pub.Digest}; !slices.Equal(pub.Refs, want) {
+		t.Errorf("Refs = %v, want %v", pub.Refs, want)
+	}
+}
+
+// Adding a tag to a pushed image writes only that tag, after checking that
+// the content is there, and reads only it back.
+func TestRepushWithNewTag(t *testing.T) {
+	reg := newFakeRegistry(t, nil)
+	img := randomImage(t, 1024, 2)
+	if _, err := Push(context.Background(), img, []name.Tag{reg.ref(t, "app:v1")}, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	reg.rec.reset()
+	refs := []name.Tag{reg.ref(t, "app:v1"), reg.ref(t, "app:v2")}
+	pub, err := Push(context.Background(), img, refs, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := reg.rec.all()
+	if pub.BlobsUploaded != 0 || pub.BlobsSkipped != 3 || count(recs, "blob-patch") != 0 {
+		t.Errorf("uploaded/skipped = %d/%d, want 0/3", pub.BlobsUploaded, pub.BlobsSkipped)
+	}
+	var putTags, headTags []string
+	for _, r := range recs {
+		tag := r.path[strings.LastIndex(r.path, "/")+1:]
+		switch r.kind() {
+		case "manifest-put-tag":
+			putTags = append(putTags, tag)
+		case "manifest-head-tag":
+			headTags = append(headTags, tag)
+		}
+	}
+	slices.Sort(headTags)
+	if !slices.Equal(putTags, []string{"v2"}) || !slices.Equal(headTags, []string{"v1", "v2", "v2"}) {
+		t.Errorf("tag PUTs %v, lookups %v; want [v2] and [v1 v2 v2]", putTags, headTags)
+	}
+	contentBeforeTags(t, recs)
+	if got, _ := reg.resolveTag("app", "v2"); got != digestOf(t, img) {
+		t.Errorf("v2 points at %s", got)
 	}
 }
 
