@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -30,8 +31,10 @@ type SecretSpec struct {
 }
 
 var (
-	subdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	labelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	subdomainRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	})
+	labelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`) })
 )
 
 // ErrNoCredentials is returned by LocalCredentials when the local stores
@@ -72,13 +75,13 @@ func LocalCredentials(kc authn.Keychain, server string) (user, pass string, err 
 // the keys and the .dockerconfigjson that `kubectl create secret
 // docker-registry --dry-run=client -o yaml` writes.
 func PullSecret(s SecretSpec) ([]byte, error) {
-	if len(s.Name) > 253 || !subdomainRE.MatchString(s.Name) {
+	if len(s.Name) > 253 || !subdomainRE().MatchString(s.Name) {
 		return nil, fmt.Errorf("secret name %q: want lowercase letters, digits, '-' and '.'", s.Name)
 	}
-	if s.Namespace != "" && (len(s.Namespace) > 63 || !labelRE.MatchString(s.Namespace)) {
+	if s.Namespace != "" && (len(s.Namespace) > 63 || !labelRE().MatchString(s.Namespace)) {
 		return nil, fmt.Errorf("namespace %q: want lowercase letters, digits and '-'", s.Namespace)
 	}
-	if s.ServiceAccount != "" && (len(s.ServiceAccount) > 253 || !subdomainRE.MatchString(s.ServiceAccount)) {
+	if s.ServiceAccount != "" && (len(s.ServiceAccount) > 253 || !subdomainRE().MatchString(s.ServiceAccount)) {
 		return nil, fmt.Errorf("service account %q: want lowercase letters, digits, '-' and '.'", s.ServiceAccount)
 	}
 	if _, err := name.NewRegistry(s.Server); err != nil || strings.ContainsAny(s.Server, "/@") {

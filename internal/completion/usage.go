@@ -3,11 +3,12 @@ package completion
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 var (
-	parenthetical = regexp.MustCompile(`\([^)]*\)`)
-	valueWord     = regexp.MustCompile(`^[a-z0-9][a-z0-9+._-]*$`)
+	parenthetical = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\([^)]*\)`) })
+	valueWord     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9+._-]*$`) })
 )
 
 // ValuesFromUsage reads the fixed set of values a flag's help text lists
@@ -15,7 +16,7 @@ var (
 // (parenthetical remarks aside). It returns nil when the text lists none,
 // so that free-form flags offer nothing.
 func ValuesFromUsage(usage string) []string {
-	u := parenthetical.ReplaceAllString(usage, "")
+	u := parenthetical().ReplaceAllString(usage, "")
 	i := strings.LastIndex(u, ": ")
 	if i < 0 {
 		return nil
@@ -28,7 +29,7 @@ func ValuesFromUsage(usage string) []string {
 	var out []string
 	for _, v := range append(strings.Split(head, ","), last) {
 		v = strings.TrimSpace(v)
-		if !valueWord.MatchString(v) {
+		if !valueWord().MatchString(v) {
 			return nil
 		}
 		out = append(out, v)

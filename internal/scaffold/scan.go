@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"go.yaml.in/yaml/v3"
@@ -175,7 +176,7 @@ func Scan(ctx context.Context, root string) (*Project, error) {
 	return p, nil
 }
 
-var invalidName = regexp.MustCompile(`[^a-z0-9._-]+`)
+var invalidName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9._-]+`) })
 
 // imagesFor names an image after its Dockerfile's folder (the repository's
 // folder for one at the root), or X for X.Dockerfile; clashing names get
@@ -210,7 +211,7 @@ func imagesFor(dockerfiles []string, rootName string) []Image {
 }
 
 func cleanName(s string) string {
-	s = strings.Trim(invalidName.ReplaceAllString(strings.ToLower(s), "-"), "-._")
+	s = strings.Trim(invalidName().ReplaceAllString(strings.ToLower(s), "-"), "-._")
 	if s == "" {
 		return "app"
 	}
