@@ -2,8 +2,77 @@ package manifest
 
 import (
 	"strings"
+	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
+
+// treeMem holds the nodes of the fast parser's trees, reused from file to
+// file: allocating them anew for every file was most of the time spent
+// reading manifests.
+type treeMem struct {
+	chunks [][]node // chunks[:ci] are full, chunks[ci][:used] in use
+	ci     int
+	used   int
+	lists  []*node // the children of every collection, one after another
+	tmp    []*node
+	starts []int // line starts, for newLinesIn
+}
+
+var treeMems = sync.Pool{New: func() any { return new(treeMem) }}
+
+func getTreeMem() *treeMem { return treeMems.Get().(*treeMem) }
+
+// putTreeMem gives mem back; no tree in it may be used after.
+func putTreeMem(mem *treeMem) {
+	if mem == nil {
+		return
+	}
+	n := 0
+	for _, c := range mem.chunks {
+		n += cap(c)
+	}
+	if n > 1<<16 {
+		return // a very large file's: let it go
+	}
+	treeMems.Put(mem)
+}
+
+// reset makes every node free again, with room for about want nodes in
+// the first chunk.
+func (m *treeMem) reset(want int) {
+	m.ci, m.used = 0, 0
+	m.lists = m.lists[:0]
+	m.tmp = m.tmp[:0]
+	if len(m.chunks) == 0 {
+		m.chunks = [][]node{make([]node, max(want, 256))}
+	}
+}
+
+func (m *treeMem) node() *node {
+	if m.used == len(m.chunks[m.ci]) {
+		m.ci++
+		m.used = 0
+		if m.ci == len(m.chunks) {
+			m.chunks = append(m.chunks, make([]node, 1024))
+		}
+	}
+	n := &m.chunks[m.ci][m.used]
+	m.used++
+	return n
+}
+
+// list stores the children of a collection and returns them. A list that
+// outgrows its block moves to a new one; the old block stays for the
+// lists already in it.
+func (m *treeMem) list(kids []*node) []*node {
+	if len(m.lists)+len(kids) > cap(m.lists) {
+		m.lists = make([]*node, 0, max(2*cap(m.lists), len(kids), 1024))
+	}
+	a := len(m.lists)
+	m.lists = append(m.lists, kids...)
+	return m.lists[a:len(m.lists):len(m.lists)]
+}
 
 // fastParse reads the plain kind of YAML that most manifests are written in
 // (block mappings and sequences, one-line scalars, one-line flow
@@ -13,16 +82,19 @@ import (
 // several lines, tabs, escapes, empty values...) it gives up and returns
 // false, and the caller parses the file with yaml.v3. A fuzz test checks
 // that whenever it succeeds, yaml.v3 reads the same trees.
-func fastParse(src []byte, ls *lines) (docs []*node, ok bool) {
+//
+// The trees live in mem, which the caller gives back (putTreeMem) once it
+// is done with them; the strings in them are slices of src, which must not
+// change while they are in use.
+func fastParse(src []byte, ls *lines, mem *treeMem) (docs []*node, ok bool) {
 	if !fastChars(src) {
 		return nil, false
 	}
-	p := &fastParser{src: string(src), starts: ls.starts, cached: -1}
-	// One block of nodes for the whole file, in most files: about two
-	// nodes a line.
-	p.slab = make([]node, 0, 2*len(ls.starts)+8)
-	p.arena = make([]*node, 0, 2*len(ls.starts)+8)
+	p := &fastParser{src: unsafe.String(unsafe.SliceData(src), len(src)), starts: ls.starts, cached: -1, mem: mem}
+	mem.reset(2*len(ls.starts) + 8)
+	p.tmp = mem.tmp
 	defer func() {
+		mem.tmp = p.tmp[:0]
 		if r := recover(); r != nil {
 			if _, give := r.(giveUp); !give {
 				panic(r)
@@ -76,8 +148,7 @@ type fastParser struct {
 	cs, ce int // its start and content end
 	ascii  bool
 
-	slab  []node
-	arena []*node
+	mem *treeMem
 	tmp   []*node
 	depth int // collections open, kept well below yaml.v3's limit
 }
@@ -151,15 +222,8 @@ func (p *fastParser) marker(i int) bool {
 }
 
 func (p *fastParser) newNode(k kind, off int) *node {
-	if len(p.slab) == cap(p.slab) {
-		p.slab = make([]node, 0, 256)
-	}
-	p.slab = p.slab[:len(p.slab)+1]
-	n := &p.slab[len(p.slab)-1]
-	n.kind = k
-	n.off = off
-	n.line = p.li + 1
-	n.col = p.column(off)
+	n := p.mem.node()
+	*n = node{kind: k, off: off, line: p.li + 1, col: p.column(off)}
 	return n
 }
 
@@ -184,10 +248,7 @@ func (p *fastParser) column(off int) int {
 
 // children ends a collection whose children were pushed on tmp from mark.
 func (p *fastParser) children(n *node, mark int) {
-	kids := p.tmp[mark:]
-	a := len(p.arena)
-	p.arena = append(p.arena, kids...)
-	n.content = p.arena[a:len(p.arena):len(p.arena)]
+	n.content = p.mem.list(p.tmp[mark:])
 	p.tmp = p.tmp[:mark]
 }
 

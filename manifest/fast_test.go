@@ -30,7 +30,9 @@ func sameTree(a, b *node, depth int) error {
 
 func checkFast(t *testing.T, src []byte) bool {
 	ls := newLines(src)
-	fast, ok := fastParse(src, ls)
+	mem := getTreeMem()
+	defer putTreeMem(mem)
+	fast, ok := fastParse(src, ls, mem)
 	if !ok {
 		return false
 	}

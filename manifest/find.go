@@ -66,8 +66,12 @@ func (f *finder) run() error {
 	if len(f.src) >= 2 && (f.src[0] == 0xFE && f.src[1] == 0xFF || f.src[0] == 0xFF && f.src[1] == 0xFE) {
 		return errors.New("UTF-16 files are not supported")
 	}
-	f.ls = newLines(f.src)
-	docs, ok := fastParse(f.src, f.ls)
+	mem := getTreeMem()
+	defer putTreeMem(mem)
+	f.ls = newLinesIn(f.src, mem.starts)
+	defer func() { mem.starts = f.ls.starts[:0] }()
+	docs, ok := fastParse(f.src, f.ls, mem)
+	f.fast = ok
 	if !ok {
 		var err error
 		if docs, err = parseYAML(f.src, f.ls, f.json); err != nil {
@@ -98,8 +102,11 @@ func (f *finder) run() error {
 }
 
 func (f *finder) add(n *node, w where, image, policy string) {
+	// Values read by the fast parser are slices of the file's bytes, which
+	// the caller owns: the reference gets copies.
 	f.refs = append(f.refs, Reference{File: f.path, Line: n.line, Column: n.col, Document: f.doc,
-		Object: w.object, Container: w.container, Field: w.field, Image: image, PullPolicy: policy})
+		Object: strings.Clone(w.object), Container: strings.Clone(w.container), Field: strings.Clone(w.field),
+		Image: strings.Clone(image), PullPolicy: strings.Clone(policy)})
 }
 
 func (f *finder) object(m *node, prefix string) {
@@ -122,13 +129,16 @@ func (f *finder) object(m *node, prefix string) {
 		}
 		return
 	}
-	w := &containerWalk{obj: objectName(m, kind), seen: map[*node]bool{}, visit: func(cm *node, w where) error {
+	w := newContainerWalk(objectName(m, kind), !f.fast, func(cm *node, w where) error {
 		img := mapValue(cm, "image")
 		w.field += "image"
 		f.add(img, w, img.value, scalarValue(mapValue(cm, "imagePullPolicy")))
 		return nil
-	}}
-	w.walk(m, strings.TrimSuffix(prefix, "."))
+	})
+	if prefix != "" {
+		w.path = strings.Split(strings.TrimSuffix(strings.ReplaceAll(prefix, "[", ".["), "."), ".")
+	}
+	w.walk(m)
 }
 
 func (f *finder) kustomization(m *node, obj string) {

@@ -204,13 +204,28 @@ func (c *compiled) lookupRef(s string) (*target, bool) {
 	if s == "" || len(c.byRepo) == 0 {
 		return nil, false
 	}
-	r, err := name.ParseReference(s, name.WeakValidation)
-	if err != nil {
+	repo, ok := refRepos.Load(s)
+	if !ok {
+		r, err := name.ParseReference(s, name.WeakValidation)
+		if err != nil {
+			repo = ""
+		} else {
+			repo = r.Context().Name()
+		}
+		if len(s) <= 256 {
+			refRepos.Store(strings.Clone(s), repo)
+		}
+	}
+	if repo == "" {
 		return nil, false
 	}
-	t, ok := c.byRepo[r.Context().Name()]
+	t, ok := c.byRepo[repo.(string)]
 	return t, ok
 }
+
+// refRepos caches the normalised repository of references ("" for text
+// that is not one): the same few images appear in file after file.
+var refRepos sync.Map
 
 func (c *compiled) lookupRepo(s string) (*target, bool) {
 	if s == "" || len(c.byRepo) == 0 {

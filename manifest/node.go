@@ -70,14 +70,21 @@ type lines struct {
 
 const bom = "\ufeff"
 
-func newLines(src []byte) *lines {
+func newLines(src []byte) *lines { return newLinesIn(src, nil) }
+
+// newLinesIn is newLines keeping the line starts in buf when it has room.
+func newLinesIn(src []byte, buf []int) *lines {
 	l := &lines{src: src}
 	i := 0
 	if bytes.HasPrefix(src, []byte(bom)) {
 		i = len(bom)
 	}
-	l.starts = make([]int, 1, bytes.Count(src, []byte{'\n'})+2)
-	l.starts[0] = i
+	if n := bytes.Count(src, []byte{'\n'}) + 2; cap(buf) >= n {
+		l.starts = append(buf[:0], i)
+	} else {
+		l.starts = make([]int, 1, n)
+		l.starts[0] = i
+	}
 	if bytes.IndexByte(src, '\r') < 0 && !bytes.Contains(src, []byte("\u0085")) &&
 		!bytes.Contains(src, []byte("\u2028")) && !bytes.Contains(src, []byte("\u2029")) {
 		// Only \n: the common case, at memchr speed.

@@ -136,6 +136,7 @@ type rewriter struct {
 	ls    *lines
 	json  bool
 	kfile bool
+	fast  bool // the trees come from the fast parser: no aliases
 
 	doc     int
 	ops     []op
@@ -152,8 +153,12 @@ func (r *rewriter) run() ([]byte, error) {
 	if len(r.c.byRepo) == 0 {
 		return r.src, nil
 	}
-	r.ls = newLines(r.src)
-	docs, ok := fastParse(r.src, r.ls)
+	mem := getTreeMem()
+	defer putTreeMem(mem)
+	r.ls = newLinesIn(r.src, mem.starts)
+	defer func() { mem.starts = r.ls.starts[:0] }()
+	docs, ok := fastParse(r.src, r.ls, mem)
+	r.fast = ok
 	if !ok {
 		var err error
 		if docs, err = parseYAML(r.src, r.ls, r.json); err != nil {
@@ -318,8 +323,11 @@ func (r *rewriter) object(m *node, prefix string) error {
 		}
 		return nil
 	}
-	w := &containerWalk{obj: objectName(m, kind), seen: map[*node]bool{}, visit: r.container}
-	return w.walk(m, strings.TrimSuffix(prefix, "."))
+	w := newContainerWalk(objectName(m, kind), !r.fast, r.container)
+	if prefix != "" {
+		w.path = strings.Split(strings.TrimSuffix(strings.ReplaceAll(prefix, "[", ".["), "."), ".")
+	}
+	return w.walk(m)
 }
 
 // containerLists are the keys whose lists hold containers, in Kubernetes
@@ -331,31 +339,91 @@ var containerLists = map[string]bool{
 }
 
 // containerWalk finds the containers of one object wherever it keeps
-// them: a mapping with a string image and a string name in a list under
-// one of containerLists, or the mapping under a key named container with a
-// string image (Argo Workflows' templates, which name none). A bare image
-// key anywhere else is not a container.
+// them: a mapping with a string image and a string name (the name may lack
+// in a pod template's containers) in a list under one of containerLists,
+// or the mapping under a key named container with a string image (Argo
+// Workflows' templates, which name none). A bare image key anywhere else
+// is not a container.
 type containerWalk struct {
 	obj   string
-	seen  map[*node]bool // collections walked, so that aliases do not loop
 	visit func(container *node, w where) error
+	// seen holds the collections walked, so that aliases neither loop
+	// nor find a container twice; nil for a tree without aliases (the
+	// fast parser's), where every node is reached once.
+	seen map[*node]bool
+	path []string // keys and [N] from the object's root to the node
 }
 
-func (w *containerWalk) walk(n *node, path string) error {
+func newContainerWalk(obj string, aliases bool, visit func(*node, where) error) *containerWalk {
+	w := &containerWalk{obj: obj, visit: visit}
+	if aliases {
+		w.seen = map[*node]bool{}
+	}
+	return w
+}
+
+// once reports whether n is reached for the first time.
+func (w *containerWalk) once(n *node) bool {
+	if w.seen == nil {
+		return true
+	}
+	if w.seen[n] {
+		return false
+	}
+	w.seen[n] = true
+	return true
+}
+
+// field is the path of the current node, with a final dot when it is a
+// container's, for Edit.Field.
+func (w *containerWalk) field(container bool) string {
+	var b strings.Builder
+	for i, p := range w.path {
+		if i > 0 && p[0] != '[' {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	if container {
+		b.WriteByte('.')
+	}
+	return b.String()
+}
+
+var indexSegs = func() (s [64]string) {
+	for i := range s {
+		s[i] = "[" + strconv.Itoa(i) + "]"
+	}
+	return s
+}()
+
+// indexSeg is "[i]", without allocating for the common small lists.
+func indexSeg(i int) string {
+	if i < len(indexSegs) {
+		return indexSegs[i]
+	}
+	return "[" + strconv.Itoa(i) + "]"
+}
+
+func (w *containerWalk) push(s string) { w.path = append(w.path, s) }
+func (w *containerWalk) pop()          { w.path = w.path[:len(w.path)-1] }
+
+func (w *containerWalk) walk(n *node) error {
 	n = resolve(n)
-	if n == nil || w.seen[n] {
+	if n == nil || (n.kind == seqNode || n.kind == mapNode) && !w.once(n) {
 		return nil
 	}
 	switch n.kind {
 	case seqNode:
-		w.seen[n] = true
 		for i, item := range n.content {
-			if err := w.walk(item, path+"["+strconv.Itoa(i)+"]"); err != nil {
+			w.push(indexSeg(i))
+			err := w.walk(item)
+			w.pop()
+			if err != nil {
 				return err
 			}
 		}
 	case mapNode:
-		w.seen[n] = true
 		for i := 0; i+1 < len(n.content); i += 2 {
 			k, v := n.content[i], resolve(n.content[i+1])
 			if k.kind != scalarNode || v == nil {
@@ -363,32 +431,31 @@ func (w *containerWalk) walk(n *node, path string) error {
 			}
 			if k.style == plainStyle && k.value == "<<" {
 				// A merge: the merged pairs belong to this mapping.
-				if err := w.walk(v, path); err != nil {
+				if err := w.walk(v); err != nil {
 					return err
 				}
 				continue
 			}
-			field := k.value
-			if path != "" {
-				field = path + "." + field
-			}
+			var err error
 			switch {
 			case v.kind == seqNode && containerLists[k.value]:
 				// In a pod template a container may go unnamed (Knative,
 				// Cloud Run); elsewhere the name tells it from other lists.
-				named := k.value == "sidecars" || k.value == "steps" || !strings.HasSuffix(path, "template.spec")
-				if err := w.list(v, field, named); err != nil {
-					return err
-				}
-				continue
+				l := len(w.path)
+				named := k.value == "sidecars" || k.value == "steps" || l < 2 || w.path[l-2] != "template" || w.path[l-1] != "spec"
+				w.push(k.value)
+				err = w.list(v, named)
 			case k.value == "container" && isContainer(v, false):
-				w.seen[v] = true
-				if err := w.visit(v, where{object: w.obj, container: scalarValue(mapValue(v, "name")), field: field + "."}); err != nil {
-					return err
+				w.push(k.value)
+				if w.once(v) {
+					err = w.visit(v, where{object: w.obj, container: scalarValue(mapValue(v, "name")), field: w.field(true)})
 				}
-				continue
+			default:
+				w.push(k.value)
+				err = w.walk(v)
 			}
-			if err := w.walk(v, field); err != nil {
+			w.pop()
+			if err != nil {
 				return err
 			}
 		}
@@ -398,22 +465,20 @@ func (w *containerWalk) walk(n *node, path string) error {
 
 // list handles a list under one of containerLists: its containers, and
 // what the other items hold.
-func (w *containerWalk) list(seq *node, field string, named bool) error {
-	w.seen[seq] = true
+func (w *containerWalk) list(seq *node, named bool) error {
+	if !w.once(seq) {
+		return nil
+	}
 	for i, item := range seq.content {
-		at := field + "[" + strconv.Itoa(i) + "]"
-		cm := resolve(item)
-		if !isContainer(cm, named) {
-			if err := w.walk(item, at); err != nil {
-				return err
-			}
-			continue
+		w.push(indexSeg(i))
+		var err error
+		if cm := resolve(item); !isContainer(cm, named) {
+			err = w.walk(item)
+		} else if w.once(cm) {
+			err = w.visit(cm, where{object: w.obj, container: scalarValue(mapValue(cm, "name")), field: w.field(true)})
 		}
-		if w.seen[cm] {
-			continue
-		}
-		w.seen[cm] = true
-		if err := w.visit(cm, where{object: w.obj, container: scalarValue(mapValue(cm, "name")), field: at + "."}); err != nil {
+		w.pop()
+		if err != nil {
 			return err
 		}
 	}
@@ -568,9 +633,11 @@ func quoteStyle(n *node) style {
 
 func (r *rewriter) record(off int, old, v string, w where) {
 	line, col := r.ls.position(off)
+	// Values read by the fast parser are slices of the file's bytes: the
+	// edit gets its own copies, since the caller owns those bytes.
 	r.edits = append(r.edits, Edit{
 		File: r.path, Line: line, Column: col, Document: r.doc,
-		Object: w.object, Container: w.container, Field: w.field, Old: old, New: v,
+		Object: strings.Clone(w.object), Container: strings.Clone(w.container), Field: strings.Clone(w.field), Old: strings.Clone(old), New: v,
 	})
 }
 
@@ -669,6 +736,6 @@ func (r *rewriter) remove(m, k, v *node, w where) error {
 	r.ops = append(r.ops, o)
 	line, col := r.ls.position(ks)
 	r.edits = append(r.edits, Edit{File: r.path, Line: line, Column: col, Document: r.doc,
-		Object: w.object, Container: w.container, Field: w.field, Old: scalarValue(v), New: ""})
+		Object: strings.Clone(w.object), Container: strings.Clone(w.container), Field: strings.Clone(w.field), Old: strings.Clone(scalarValue(v)), New: ""})
 	return nil
 }
