@@ -78,6 +78,10 @@ func imagePlatforms(d *remote.Descriptor) (platformSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the image config: %w", err)
 	}
+	if cf.OS == "" && cf.Architecture == "" {
+		// No platform to judge; a node's runtime pulls and runs it as is.
+		return nil, nil
+	}
 	return platformSet{{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion}}, nil
 }
 

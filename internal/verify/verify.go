@@ -249,7 +249,7 @@ func (c *checker) image(ctx context.Context, s string) imageState {
 		return st
 	}
 	st.platforms = plats.names()
-	if missing := plats.missing(c.wanted); len(missing) > 0 {
+	if missing := plats.missing(c.wanted); len(missing) > 0 && (len(plats) > 0 || got.MediaType.IsIndex()) {
 		hint := "build for every node platform (platforms: in slipway.yaml), or set --platform to what the cluster runs"
 		if got.MediaType.IsIndex() {
 			add(RulePlatform, Error, fmt.Sprintf("no match for platform in manifest: the image has %s, not %s; nodes of that platform fail to pull it (ErrImagePull)",
