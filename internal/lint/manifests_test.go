@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/slipway-build/slipway/manifest"
 )
 
 func TestManifests(t *testing.T) {
@@ -80,5 +82,25 @@ func TestManifestNotYAML(t *testing.T) {
 	_, err := Run(context.Background(), Request{Manifests: []Manifest{{Path: p, Shown: "bad.yaml"}}})
 	if err == nil {
 		t.Fatal("want an error for a file that is not YAML")
+	}
+}
+
+// TestManifestValuesRules: a values file's image fields, named by rules,
+// get the pinning rules but no pull-policy finding (no container there).
+func TestManifestValuesRules(t *testing.T) {
+	m := Manifest{Path: filepath.Join("testdata", "manifests", "values.yaml"), Shown: "values.yaml",
+		Rules: []manifest.Rule{{Repository: "image.repository", Tag: "image.tag"}}}
+	res, err := Run(context.Background(), Request{Manifests: []Manifest{m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rulesOf(res.Findings)
+	if got[RuleImageLatest] != Error || len(got) != 1 {
+		t.Errorf("findings %v, want image-latest only", res.Findings)
+	}
+	// Without the rules the file names no image.
+	m.Rules = nil
+	if res, err := Run(context.Background(), Request{Manifests: []Manifest{m}}); err != nil || len(res.Findings) != 0 {
+		t.Errorf("without rules: %v, %v", res, err)
 	}
 }
