@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -90,8 +91,12 @@ written; if one cannot be replaced, those already replaced are put back.`,
 				changed := changes.Changed()
 				switch {
 				case *check:
+					out := bufio.NewWriter(a.stdout)
 					for _, f := range changed {
-						fmt.Fprintln(a.stdout, a.rel(f))
+						fmt.Fprintln(out, a.rel(f))
+					}
+					if err := out.Flush(); err != nil {
+						return err
 					}
 					if len(changed) > 0 {
 						return &exitError{msg: fmt.Sprintf("bump --check: %s out of date", plural(len(changed), "file")), code: 1}
@@ -106,6 +111,7 @@ written; if one cannot be replaced, those already replaced are put back.`,
 					return fmt.Errorf("writing manifests: %w", err)
 				}
 				release.RecordEdits(changes, rep)
+				out := bufio.NewWriter(a.stdout) // a line an edit: one write, not thousands
 				for _, e := range changes.Edits() {
 					if e.Old == e.New {
 						continue
@@ -114,7 +120,10 @@ written; if one cannot be replaced, those already replaced are put back.`,
 					if old == "" {
 						old = "(unset)" // a field bump added, such as imagePullPolicy
 					}
-					fmt.Fprintf(a.stdout, "%s:%d: %s%s%s: %s -> %s\n", a.rel(e.File), e.Line, e.Object, containerSuffix(e.Container), fieldSuffix(e.Field), old, e.New)
+					fmt.Fprintf(out, "%s:%d: %s%s%s: %s -> %s\n", a.rel(e.File), e.Line, e.Object, containerSuffix(e.Container), fieldSuffix(e.Field), old, e.New)
+				}
+				if err := out.Flush(); err != nil {
+					return err
 				}
 				return a.finishReport(rep, nil)
 			}
@@ -260,7 +269,8 @@ func (a *app) debugSkipped(targets []manifest.Target) {
 }
 
 // printRewritten writes every file's new bytes, YAML documents separated.
-func printRewritten(w io.Writer, ch *manifest.Changes) error {
+func printRewritten(to io.Writer, ch *manifest.Changes) error {
+	w := bufio.NewWriterSize(to, 1<<16)
 	for i, f := range ch.Files {
 		if i > 0 && !strings.HasSuffix(strings.ToLower(f.Path), ".json") {
 			if _, err := io.WriteString(w, "---\n"); err != nil {
@@ -276,5 +286,5 @@ func printRewritten(w io.Writer, ch *manifest.Changes) error {
 			}
 		}
 	}
-	return nil
+	return w.Flush()
 }
