@@ -58,13 +58,10 @@ func (p *planner) execute(ctx context.Context, pl *plan) error {
 func (p *planner) copyBlobs(ctx context.Context, pl *plan) error {
 	blobs := slices.Clone(pl.blobs)
 	slices.SortStableFunc(blobs, func(a, b *blobCopy) int { return cmp.Compare(b.desc.Size, a.desc.Size) })
-	var uploaded, mounted, skipped = make([]atomic.Int64, len(pl.images)), make([]atomic.Int64, len(pl.images)), make([]atomic.Int64, len(pl.images))
-	var bytes = make([]atomic.Int64, len(pl.images))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.opts.jobs())
 	for _, b := range blobs {
 		if b.present {
-			skipped[b.owner].Add(1)
 			continue
 		}
 		g.Go(func() error {
@@ -87,22 +84,26 @@ func (p *planner) copyBlobs(ctx context.Context, pl *plan) error {
 				return fmt.Errorf("copying blob %s to %s: %w", b.desc.Digest, b.dst, err)
 			}
 			// Only a stream reads the blob: anything else was a mount.
-			how := "mounted"
+			b.outcome = "mounted"
 			if sl.opened.Load() {
-				how = "streamed"
-				uploaded[b.owner].Add(1)
-				bytes[b.owner].Add(b.desc.Size)
-			} else {
-				mounted[b.owner].Add(1)
+				b.outcome = "streamed"
 			}
-			p.progressf("%s: blob %s (%s) %s", b.dst, b.desc.Digest, humanBytes(b.desc.Size), how)
+			p.progressf("%s: blob %s (%s) %s", b.dst, b.desc.Digest, humanBytes(b.desc.Size), b.outcome)
 			return nil
 		})
 	}
 	err := g.Wait()
-	for i := range pl.images {
-		pl.copied[i] = counts{uploaded: int(uploaded[i].Load()), mounted: int(mounted[i].Load()),
-			skipped: int(skipped[i].Load()), bytes: bytes[i].Load()}
+	for _, b := range pl.blobs {
+		k := &pl.copied[b.owner]
+		switch {
+		case b.present:
+			k.skipped++
+		case b.outcome == "streamed":
+			k.uploaded++
+			k.bytes += b.desc.Size
+		case b.outcome == "mounted":
+			k.mounted++
+		}
 	}
 	return err
 }
@@ -205,7 +206,7 @@ func (p *planner) verify(ctx context.Context, pl *plan) error {
 			}
 			p.progressf("%s: signature verified", ref)
 		}
-		pl.verified = true
 	}
+	pl.verified = true
 	return nil
 }

@@ -58,6 +58,8 @@ type blobCopy struct {
 	desc     v1.Descriptor
 	present  bool
 	owner    int
+	// outcome is "streamed" or "mounted" once copied.
+	outcome string
 }
 
 func (b *blobCopy) mount() bool { return b.src.RegistryStr() == b.dst.RegistryStr() }
