@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -44,23 +45,39 @@ func OutputName(image string) string {
 }
 
 // Outputs writes GitHub Actions outputs: digest-<image>, ref-<image> (the
-// primary reference pinned by digest) and report.
+// primary reference pinned by digest), digests and refs (the same as JSON
+// objects by image name, for fromJSON) and report.
 func Outputs(w io.Writer, r *Report, reportPath string) error {
 	var b strings.Builder
+	digests, refs := map[string]string{}, map[string]string{}
 	for _, img := range r.Images {
 		n := OutputName(img.Name)
 		if img.Digest != "" {
 			writeOutput(&b, "digest-"+n, img.Digest)
+			digests[img.Name] = img.Digest
 		}
 		if ref := img.PrimaryRef(); ref != "" {
 			writeOutput(&b, "ref-"+n, ref)
+			refs[img.Name] = ref
 		}
+	}
+	if len(digests) > 0 {
+		writeOutput(&b, "digests", jsonObject(digests))
+	}
+	if len(refs) > 0 {
+		writeOutput(&b, "refs", jsonObject(refs))
 	}
 	if reportPath != "" {
 		writeOutput(&b, "report", reportPath)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// jsonObject is m as compact JSON with sorted keys.
+func jsonObject(m map[string]string) string {
+	b, _ := json.Marshal(m) // maps of strings always marshal; keys come out sorted
+	return string(b)
 }
 
 // writeOutput writes name=value, or the heredoc form when value has a newline.

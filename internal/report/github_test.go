@@ -137,19 +137,23 @@ func TestOutputs(t *testing.T) {
 				"ref-web=registry.example.com:5000/team/web:1.4.0@" + digestWeb + "\n" +
 				"digest-tools-worker-v2=" + digestWorker + "\n" +
 				"ref-tools-worker-v2=registry.example.com:5000/team/tools/worker.v2:1.4.0@" + digestWorker + "\n" +
+				`digests={"tools/worker.v2":"` + digestWorker + `","web":"` + digestWeb + `"}` + "\n" +
+				`refs={"tools/worker.v2":"registry.example.com:5000/team/tools/worker.v2:1.4.0@` + digestWorker + `","web":"registry.example.com:5000/team/web:1.4.0@` + digestWeb + `"}` + "\n" +
 				"report=/work/out/report.json\n",
 		},
 		{
 			name: "no report path",
 			r:    buildReport(),
 			want: "digest-web=" + digestWeb + "\n" +
-				"ref-web=registry.example.com:5000/team/web:0123456@" + digestWeb + "\n",
+				"ref-web=registry.example.com:5000/team/web:0123456@" + digestWeb + "\n" +
+				`digests={"web":"` + digestWeb + `"}` + "\n" +
+				`refs={"web":"registry.example.com:5000/team/web:0123456@` + digestWeb + `"}` + "\n",
 		},
 		{
 			name:       "dry run: refs without digests",
 			r:          dryRunReport(),
 			reportPath: "plan.json",
-			want:       "ref-web=registry.example.com:5000/team/web:1.4.0\nreport=plan.json\n",
+			want:       "ref-web=registry.example.com:5000/team/web:1.4.0\n" + `refs={"web":"registry.example.com:5000/team/web:1.4.0"}` + "\nreport=plan.json\n",
 		},
 		{
 			name: "no images",
