@@ -99,7 +99,7 @@ func TestProjectAndGit(t *testing.T) {
 	r = Run(context.Background(), env(dir, nil))
 	want(t, find(t, r, "git"), Warning, "uncommitted", "-dirty")
 	// Port 1 on loopback refuses: the registry check fails and says where.
-	want(t, find(t, r, "registry 127.0.0.1:1/x/web"), Error, "127.0.0.1:1", "reachable")
+	want(t, find(t, r, "registry 127.0.0.1:1/x/web"), Error, "connection refused", "127.0.0.1:1")
 }
 
 func TestRegistries(t *testing.T) {
