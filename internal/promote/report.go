@@ -43,6 +43,10 @@ func FromReport(rep *report.Report, to string, only, tags, insecure []string) ([
 			}
 			continue
 		}
+		if len(r.Pushed) == 0 {
+			// A build report names digests that no registry holds yet.
+			return nil, fmt.Errorf("the report does not say image %s was pushed (a report of push, release or promote is needed)", r.Name)
+		}
 		src := r.Repository + "@" + r.Digest
 		img, err := NewImage(src, to+"/"+r.Name, insecure)
 		if err != nil {
