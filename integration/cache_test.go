@@ -124,7 +124,7 @@ func TestUntouchedImageKeepsDigest(t *testing.T) {
 	env := []string{"XDG_CACHE_HOME=" + cacheHome, "BUILDKIT_HOST="}
 	build := func() map[string]string {
 		t.Helper()
-		r := slipway(t, dir, env, "build", "--progress", "quiet")
+		r := slipway(t, dir, env, "build", "--progress", "quiet", "--report", filepath.Join(t.TempDir(), "report.json"))
 		if r.code != 0 {
 			t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
 		}

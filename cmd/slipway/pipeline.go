@@ -29,6 +29,7 @@ type pipelineFlags struct {
 	sigRepo      string
 	pin          string
 	immutable    bool
+	noSkip       bool
 }
 
 // newPipelineFlags holds the defaults, which also apply to the flags a
@@ -115,6 +116,7 @@ func (a *app) options(p *pipelineFlags) (release.Options, error) {
 		Getenv:              a.getenv,
 		ReportPath:          a.reportPath(),
 		ImmutableTags:       p.immutable,
+		NoSkip:              p.noSkip,
 		Warn:                func(s string) { a.warnf("%s", s) },
 	}
 	if a.progress == "quiet" {

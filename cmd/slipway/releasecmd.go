@@ -26,7 +26,10 @@ It lints the Dockerfiles and manifests first (see slipway lint; not with
 lint: {on-release: false}) and builds nothing on a finding at error.
 --dry-run prints the plan and the manifest edits as a diff (the digest,
 known only after the build, shows as sha256:000...), and builds, pushes,
-signs and writes nothing. Prints REF@DIGEST per reference.`,
+signs and writes nothing. An image whose input digest (see docs/config.md,
+skip_unchanged) the primary registry already holds under its inputs-<hex>
+tag is not built: its new tags go to that image, which is signed if it is
+not yet (--no-skip builds it anyway). Prints REF@DIGEST per reference.`,
 		report: true,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			p := newPipelineFlags()
@@ -36,6 +39,7 @@ signs and writes nothing. Prints REF@DIGEST per reference.`,
 			p.registerPush(fs)
 			p.registerSign(fs)
 			p.registerBump(fs)
+			fs.BoolVar(&p.noSkip, "no-skip", false, "build every image, also those the registry holds from the same inputs (default: skip them, unless skip_unchanged: false)")
 			fs.BoolVar(&p.immutable, "immutable-tags", false, "refuse to move a tag that names one commit or version to another digest (default: warn)")
 			dryRun := fs.Bool("dry-run", false, "print the plan and the manifest diff; build, push, sign and write nothing")
 			return func(ctx context.Context, a *app, args []string) error {
@@ -89,6 +93,9 @@ func (a *app) summarize(rep *report.Report) {
 		state := "not pushed"
 		if len(img.Pushed) > 0 {
 			state = "pushed to " + plural(len(img.Pushed), "reference")
+		}
+		if img.Skipped {
+			state = "unchanged, not built; " + state
 		}
 		signed := "unsigned"
 		if len(img.Signatures) > 0 {

@@ -25,6 +25,10 @@ type Config struct {
 	AllowOutside []string `yaml:"allow_outside"`
 	// Tags are Go templates over git facts; default ["{{.ShortCommit}}"].
 	Tags []string `yaml:"tags"`
+	// SkipUnchanged, when false, makes releases build every image; by
+	// default an image whose input digest the registry already holds is
+	// not built again.
+	SkipUnchanged *bool `yaml:"skip_unchanged"`
 	// Buildkit says where BuildKit runs; empty means a private buildkitd.
 	Buildkit Buildkit `yaml:"buildkit"`
 	// Images are built in file order.

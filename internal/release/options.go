@@ -22,8 +22,11 @@ type Options struct {
 	BuildkitHost string
 	// StoreDir is the local OCI layout; default .slipway/store beside slipway.yaml.
 	StoreDir string
-	// NoCache and Pull are passed to every build.
+	// NoCache and Pull are passed to every build; NoCache also turns off
+	// the skipping of unchanged images.
 	NoCache, Pull bool
+	// NoSkip makes a release build every image, changed or not.
+	NoSkip bool
 	// InsecureRegistries adds plain-HTTP hosts to slipway.yaml's list.
 	InsecureRegistries []string
 	// Retries bounds attempts per registry request; 0 means the pusher's default.

@@ -44,6 +44,9 @@ type PlannedImage struct {
 	// times and names its creation, so that an untouched image rebuilds to
 	// the same digest. FindSources fills it; zero: HEAD's facts stand in.
 	Source tagging.Source
+	// InputDigest is the digest of the image's build inputs (see
+	// PrepareInputs); empty when not known.
+	InputDigest string
 }
 
 // Primary is the first reference of the plan: primary registry, first tag.
@@ -55,6 +58,8 @@ type Plan struct {
 	Facts  tagging.Facts
 	// Warnings are things a user should see (tags dropped because empty).
 	Warnings []string
+
+	inputsDone bool // PrepareInputs ran
 }
 
 // PlanOptions tune MakePlan.

@@ -1,13 +1,19 @@
 package release
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/slipway-build/slipway/builder"
+	"github.com/slipway-build/slipway/internal/buildinputs"
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/tagging"
 )
@@ -198,5 +204,97 @@ images:
 	}
 	if api.SourceDateEpoch != 1800000000 || api.Annotations[annRevision] != f.Commit || api.Annotations[annVersion] != "2.0.0" {
 		t.Errorf("api: epoch %d, annotations %v; want HEAD's", api.SourceDateEpoch, api.Annotations)
+	}
+}
+
+func TestInputDigest(t *testing.T) {
+	ctxDir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(ctxDir, name), []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(ctxDir, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "ARG BASE=registry.example.com/base:1\nFROM $BASE AS build\nFROM scratch\nCOPY --from=build /x /x\nCOPY --from=registry.example.com/tools:2 /t /t\nCOPY app.txt /\n", 0o644)
+	write("app.txt", "app\n", 0o644)
+	write(".dockerignore", "ignored.txt\n", 0o644)
+	in := buildinputs.Input{Context: ctxDir, Dockerfile: filepath.Join(ctxDir, "Dockerfile")}
+	bases := map[string]string{
+		"registry.example.com/base:1":  "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+		"registry.example.com/tools:2": "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+		"registry.example.com/base:2":  "sha256:3333333333333333333333333333333333333333333333333333333333333333",
+	}
+	var asked []string
+	resolve := func(_ context.Context, ref string) (string, error) {
+		asked = append(asked, ref)
+		if d, ok := bases[ref]; ok {
+			return d, nil
+		}
+		return "", fmt.Errorf("%s not found", ref)
+	}
+	req := builder.Request{Name: "web", Context: ctxDir, Platforms: []string{"linux/amd64"},
+		Args: map[string]string{"A": "1"}, Labels: map[string]string{"l": "v"}, SourceDateEpoch: 1700000000,
+		Secrets: []builder.Secret{{ID: "tok", Env: "TOKEN"}}}
+	digest := func(r builder.Request) string {
+		t.Helper()
+		d, err := inputDigest(t.Context(), in, r, resolve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	base := digest(req)
+	if strings.Join(asked, " ") != "registry.example.com/base:1 registry.example.com/tools:2" {
+		t.Errorf("resolved %v, want the FROM base and the COPY --from image", asked)
+	}
+	if again := digest(req); again != base {
+		t.Errorf("same inputs: %s then %s", base, again)
+	}
+	write("ignored.txt", "anything\n", 0o644)
+	secretFromFile := req
+	secretFromFile.Secrets = []builder.Secret{{ID: "tok", Src: "/elsewhere"}}
+	if d := digest(req); d != base {
+		t.Error("a file .dockerignore leaves out changed the digest")
+	}
+	if d := digest(secretFromFile); d != base {
+		t.Error("where a secret comes from changed the digest (only its id counts)")
+	}
+
+	changes := map[string]func() builder.Request{
+		"content": func() builder.Request { write("app.txt", "app2\n", 0o644); return req },
+		"mode":    func() builder.Request { write("app.txt", "app2\n", 0o755); return req },
+		"arg":     func() builder.Request { r := req; r.Args = map[string]string{"A": "2"}; return r },
+		"base arg": func() builder.Request {
+			r := req
+			r.Args = map[string]string{"A": "1", "BASE": "registry.example.com/base:2"}
+			return r
+		},
+		"platform": func() builder.Request { r := req; r.Platforms = []string{"linux/arm64"}; return r },
+		"label":    func() builder.Request { r := req; r.Labels = map[string]string{"l": "w"}; return r },
+		"epoch":    func() builder.Request { r := req; r.SourceDateEpoch++; return r },
+		"target":   func() builder.Request { r := req; r.Target = "build"; return r },
+		"ssh id":   func() builder.Request { r := req; r.SSH = []string{"default"}; return r },
+	}
+	seen := map[string]string{base: "start"}
+	for _, name := range []string{"content", "mode", "arg", "base arg", "platform", "label", "epoch", "target", "ssh id"} {
+		d := digest(changes[name]())
+		if prev, dup := seen[d]; dup {
+			t.Errorf("a change of %s gives the digest of %s", name, prev)
+		}
+		seen[d] = name
+	}
+	write("app.txt", "app\n", 0o644)
+	if d := digest(req); d != base {
+		t.Fatal("the inputs put back did not give the first digest")
+	}
+	bases["registry.example.com/base:1"] = "sha256:4444444444444444444444444444444444444444444444444444444444444444"
+	if d := digest(req); d == base {
+		t.Error("a moved base tag kept the digest")
+	}
+	if InputTag(base) != "inputs-"+strings.TrimPrefix(base, "sha256:")[:32] {
+		t.Errorf("InputTag(%s) = %s", base, InputTag(base))
 	}
 }

@@ -30,6 +30,11 @@ type Stages struct {
 	Build func(ctx context.Context, plan *Plan, rep *report.Report) error
 	// Push publishes every built image to all its references.
 	Push func(ctx context.Context, plan *Plan, rep *report.Report) error
+	// Unchanged finds the images the registry already holds for their
+	// input digests, before anything is built; nil when releases do not
+	// skip. Retag gives those images their new references.
+	Unchanged func(ctx context.Context, plan *Plan, rep *report.Report) (map[string]Existing, error)
+	Retag     func(ctx context.Context, plan *Plan, found map[string]Existing, rep *report.Report) error
 	// Lint checks the Dockerfiles and manifests before anything is built;
 	// an error stops the release (a dry run shows it and goes on). Nil
 	// when lint.on-release is false.
@@ -48,10 +53,20 @@ func DefaultStages(cfg *project.Config, opts Options) Stages {
 			_, err := Build(ctx, cfg, plan, opts, rep)
 			return err
 		},
+		// Each built image also gets its input tag, for later releases to skip by.
 		Push: func(ctx context.Context, plan *Plan, rep *report.Report) error {
-			_, err := Push(ctx, cfg, plan, opts, rep)
+			_, err := Push(ctx, cfg, withInputTags(plan, PushOptions(cfg, opts).InsecureRegistries), opts, rep)
+			hideInputTags(plan, rep)
 			return err
 		},
+	}
+	if SkipEnabled(cfg, opts) {
+		st.Unchanged = func(ctx context.Context, plan *Plan, rep *report.Report) (map[string]Existing, error) {
+			return Unchanged(ctx, cfg, plan, opts)
+		}
+		st.Retag = func(ctx context.Context, plan *Plan, found map[string]Existing, rep *report.Report) error {
+			return Retag(ctx, cfg, plan, found, opts, rep)
+		}
 	}
 	if cfg.LintOnRelease() {
 		st.Lint = LintStage(cfg, opts)
@@ -79,7 +94,15 @@ type cosignSigner struct {
 }
 
 func (c *cosignSigner) Sign(ctx context.Context, targets []SignTarget, rep *report.Report) error {
-	_, err := Sign(ctx, c.signer, targets, c.options, rep)
+	// A skipped image is signed only when its signature is not there yet.
+	var todo []SignTarget
+	for _, t := range targets {
+		if r := rep.Image(t.Name); r != nil && r.Skipped && signed(ctx, t.Digest, c.options) {
+			continue
+		}
+		todo = append(todo, t)
+	}
+	_, err := Sign(ctx, c.signer, todo, c.options, rep)
 	return err
 }
 
@@ -146,11 +169,25 @@ func (st Stages) release(ctx context.Context, cfg *project.Config, plan *Plan, p
 			return nil, err
 		}
 	}
-	if err := rep.Time("build", func() error { return st.Build(ctx, plan, rep) }); err != nil {
-		return nil, err
+	var found map[string]Existing
+	if st.Unchanged != nil {
+		if err := rep.Time("skip", func() (err error) { found, err = st.Unchanged(ctx, plan, rep); return err }); err != nil {
+			return nil, err
+		}
 	}
-	if err := rep.Time("push", func() error { return st.Push(ctx, plan, rep) }); err != nil {
-		return nil, err
+	// Only what changed is built; when nothing did, no BuildKit is reached.
+	if build := withoutImages(plan, found); len(build.Images) > 0 {
+		if err := rep.Time("build", func() error { return st.Build(ctx, build, rep) }); err != nil {
+			return nil, err
+		}
+		if err := rep.Time("push", func() error { return st.Push(ctx, build, rep) }); err != nil {
+			return nil, err
+		}
+	}
+	if len(found) > 0 && st.Retag != nil {
+		if err := rep.Time("retag", func() error { return st.Retag(ctx, onlyImages(plan, found), found, rep) }); err != nil {
+			return nil, err
+		}
 	}
 	if signer != nil {
 		if err := rep.Time("sign", func() error {

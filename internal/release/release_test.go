@@ -258,3 +258,34 @@ func TestPlanFromReportRoundTrip(t *testing.T) {
 		t.Errorf("commit %q", again.Facts.Commit)
 	}
 }
+
+func TestReleaseSkipsWhatIsUnchanged(t *testing.T) {
+	cfg, plan := testProject(t, nil)
+	f := &fakes{}
+	st := f.stages()
+	st.Unchanged = func(ctx context.Context, plan *Plan, rep *report.Report) (map[string]Existing, error) {
+		f.calls = append(f.calls, "unchanged")
+		return map[string]Existing{"web": {}}, nil
+	}
+	st.Retag = func(ctx context.Context, plan *Plan, found map[string]Existing, rep *report.Report) error {
+		f.calls = append(f.calls, "retag")
+		for _, img := range plan.Images {
+			r := rep.Upsert(img.Name)
+			r.Digest, r.Skipped = testDigest, true
+		}
+		return nil
+	}
+	rep := report.New("release", "test")
+	if _, err := st.Release(context.Background(), cfg, plan, "", rep, false); err != nil {
+		t.Fatal(err)
+	}
+	// Every image is unchanged: nothing is built or pushed, the existing
+	// image is tagged, signed (the signer skips what is signed) and bumped.
+	if got := strings.Join(f.calls, ","); got != "open-signer,unchanged,retag,sign" {
+		t.Errorf("stages ran as %s", got)
+	}
+	got, _ := os.ReadFile(filepath.Join(cfg.Dir, "deploy/web.yaml"))
+	if !strings.Contains(string(got), "web:1.2.3@"+testDigest) {
+		t.Errorf("manifest not bumped to the existing image:\n%s", got)
+	}
+}

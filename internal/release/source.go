@@ -3,6 +3,10 @@ package release
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/tagging"
@@ -28,19 +32,39 @@ func FindSources(ctx context.Context, cfg *project.Config, plan *Plan, opts Opti
 		return fmt.Errorf("reading the state of the build inputs: %w", err)
 	}
 	ins := Inputs(cfg, images, own)
-	for i := range plan.Images {
+	// git refuses pathspecs outside the work tree (a report in /tmp).
+	var exclude []string
+	for _, p := range own {
+		if rel, err := filepath.Rel(cfg.Dir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			exclude = append(exclude, p)
+		}
+	}
+	return eachImage(ctx, len(plan.Images), 8, func(ctx context.Context, i int) error {
 		img := &plan.Images[i]
 		if len(dirty[img.Name]) > 0 {
 			img.Source = tagging.Source{Commit: f.Commit, Time: f.CommitTime, Dirty: true}
-			continue
+			return nil
 		}
 		paths := []string{ins[i].Context, ins[i].Dockerfile}
 		if ig := ins[i].IgnoreFile(); ig != "" {
 			paths = append(paths, ig)
 		}
-		if img.Source, err = tagging.LastChange(ctx, cfg.Dir, f, paths, own); err != nil {
+		src, err := tagging.LastChange(ctx, cfg.Dir, f, paths, exclude)
+		if err != nil {
 			return fmt.Errorf("image %s: %w", img.Name, err)
 		}
+		img.Source = src
+		return nil
+	})
+}
+
+// eachImage runs fn for 0..n-1, at most jobs at once; the first error
+// cancels the rest and is returned.
+func eachImage(ctx context.Context, n, jobs int, fn func(ctx context.Context, i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for i := 0; i < n; i++ {
+		g.Go(func() error { return fn(ctx, i) })
 	}
-	return nil
+	return g.Wait()
 }

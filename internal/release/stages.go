@@ -76,6 +76,9 @@ func Requests(ctx context.Context, cfg *project.Config, plan *Plan, opts Options
 			ann[annCreated] = src.Time.UTC().Format(time.RFC3339)
 		}
 		labels := maps.Clone(ann)
+		if img.InputDigest != "" {
+			ann[AnnotationInputDigest] = img.InputDigest
+		}
 		maps.Copy(labels, c.Labels) // the user's labels win
 		var secrets []builder.Secret
 		for _, s := range c.Secrets {
@@ -122,8 +125,14 @@ func connectOptions(cfg *project.Config, opts Options) builder.ConnectOptions {
 // Build builds every image of the plan into the store, in one BuildKit
 // session, and records the results in rep.
 func Build(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, rep *report.Report) ([]builder.Result, error) {
-	if err := FindSources(ctx, cfg, plan, opts); err != nil {
+	warnings, err := PrepareInputs(ctx, cfg, plan, opts)
+	if err != nil {
 		return nil, err
+	}
+	if opts.Warn != nil {
+		for _, w := range warnings {
+			opts.Warn(w)
+		}
 	}
 	reqs := Requests(ctx, cfg, plan, opts)
 	if opts.Debug != nil {
@@ -153,6 +162,11 @@ func Build(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, r
 		img := rep.Upsert(r.Name)
 		img.Digest, img.MediaType, img.Store = r.Digest, r.MediaType, r.Store
 		img.PlatformDigests, img.Nodes = r.PlatformDigests, r.Nodes
+		for _, pi := range plan.Images {
+			if pi.Name == r.Name {
+				img.InputDigest = pi.InputDigest
+			}
+		}
 	}
 	if err != nil {
 		return results, fmt.Errorf("building: %w", err)

@@ -66,6 +66,12 @@ type Image struct {
 	// Nodes maps os/arch[/variant] to the BuildKit daemon that built it:
 	// a buildkit.nodes host, the buildkit.host address, or "private".
 	Nodes map[string]string `json:"nodes,omitempty"`
+	// InputDigest is the digest of the image's build inputs, also the
+	// annotation dev.slipway.input.digest of what was pushed.
+	InputDigest string `json:"inputDigest,omitempty"`
+	// Skipped marks an image a release did not build: the registry held
+	// one from the same inputs, and its new tags were written to it.
+	Skipped bool `json:"skipped,omitempty"`
 	// Registries are the registries pushed to, primary first.
 	Registries []string `json:"registries,omitempty"`
 	// Pushed are the references that now resolve to Digest, as REF@DIGEST.

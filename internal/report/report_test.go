@@ -52,8 +52,10 @@ func fullReport() *Report {
 					"linux/arm64/v8": digestArm64,
 					"linux/amd64":    digestAmd64,
 				},
-				Nodes:      map[string]string{"linux/arm64/v8": "tcp://arm.internal:1234", "linux/amd64": "private"},
-				Registries: []string{"registry.example.com:5000", "mirror.example.org"},
+				Nodes:       map[string]string{"linux/arm64/v8": "tcp://arm.internal:1234", "linux/amd64": "private"},
+				InputDigest: digestArm64,
+				Skipped:     true,
+				Registries:  []string{"registry.example.com:5000", "mirror.example.org"},
 				Pushed: []string{
 					"registry.example.com:5000/team/web:1.4.0@" + digestWeb,
 					"registry.example.com:5000/team/web:1.4@" + digestWeb,
