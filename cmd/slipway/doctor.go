@@ -19,7 +19,8 @@ func init() {
 		long: `Each check prints ok, warning, error or skipped, with a fix for what
 is wrong: slipway.yaml loads; git facts can be read; a BuildKit daemon
 answers at BUILDKIT_HOST or buildkit.host, or buildkitd and runc are found
-for a private one (with rootlesskit and user namespaces when not root);
+for a private one (with rootlesskit and user namespaces when not root),
+and each daemon of buildkit.nodes answers;
 every repository the project pushes to answers GET /v2/ and gives a push
 token and its tag list with the local credentials (nothing is written);
 the signing key opens, with COSIGN_PASSWORD set or not. Exits 1 when any

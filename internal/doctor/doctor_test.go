@@ -207,3 +207,17 @@ func TestSigningKey(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "slipway.yaml"), "registry: 127.0.0.1:1/x\nimages:\n  - name: web\n")
 	want(t, find(t, Run(context.Background(), env(dir, nil)), "signing key"), Skipped, "sign: is not set", "")
 }
+
+func TestBuildkitNodes(t *testing.T) {
+	bk := testenv.StartBuildkitd(t, "")
+	dead := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "slipway.yaml"), "registry: 127.0.0.1:1/x\nbuildkit:\n  nodes:\n    - host: "+bk.Addr+"\n      platforms: [linux/amd64]\n    - host: "+dead+"\n      platforms: [linux/arm64]\nimages:\n  - name: web\n    platforms: [linux/amd64, linux/arm64]\n")
+	r := Run(context.Background(), env(dir, nil))
+	want(t, find(t, r, "project"), OK, "", "")
+	want(t, find(t, r, "buildkit node "+bk.Addr+" (linux/amd64)"), OK, "BuildKit v0.", "")
+	want(t, find(t, r, "buildkit node "+dead+" (linux/arm64)"), Error, dead, "")
+	if r.OK {
+		t.Error("OK with a dead node")
+	}
+}
