@@ -218,6 +218,10 @@ func TestReleaseHello(t *testing.T) {
 	}
 	ex.cosignVerify(t, ex.reg.Host+"/demo/hello@"+img.Digest)
 	ex.checkGolden(t, "hello", rep)
+	// The pre-deploy gate passes over the manifests the release wrote.
+	if r := slipway(t, ex.dir, env, "verify"); r.code != 0 || !strings.Contains(r.stderr, "0 errors") {
+		t.Errorf("verify after release: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	if len(rep.Manifests) != 2 {
 		t.Errorf("report lists %d manifest files, want 2", len(rep.Manifests))
 	}
