@@ -193,6 +193,9 @@ func (a *app) promote(ctx context.Context, p *pipelineFlags, f promoteFlags, arg
 		}
 	}
 	if err != nil {
+		if errors.Is(err, sign.ErrKeyMismatch) || errors.Is(err, sign.ErrUnsigned) {
+			err = &hintError{err: err, hint: "no promoted image tag was written; give the release's public key with --key, or sign the image at the source"}
+		}
 		return a.finishReport(rep, withPushHint(err))
 	}
 	if f.dryRun {
