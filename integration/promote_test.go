@@ -150,6 +150,25 @@ sign:
 		t.Error("a refused promote copied the image")
 	}
 
+	// Verified with a key that did not sign the release: the image tags
+	// stay where they were, the overlay as it was.
+	if r := slipway(t, dir, env, "keygen", "--output-key-prefix", "other"); r.code != 0 {
+		t.Fatalf("keygen: %s", r.stderr)
+	}
+	r = slipway(t, dir, env, append(args, "--force", "--key", "other.pub")...)
+	if r.code != 1 || !strings.Contains(r.stderr, "no signature verifies with the key") || !strings.Contains(r.stderr, "hint: no promoted image tag was written") {
+		t.Fatalf("promote verified with another key: exit %d\n%s", r.code, r.stderr)
+	}
+	if desc, err := remote.Head(prodRepo.Tag("latest"), prodOpts...); err != nil || desc.Digest != digestOfImage(t, other) {
+		t.Errorf("after a failed check latest is %v (%v)", desc, err)
+	}
+	if _, err := remote.Head(prodRepo.Tag(short), prodOpts...); err == nil {
+		t.Errorf("after a failed check %s exists", short)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "overlays/prod/deploy.yaml")); string(got) != fmt.Sprintf(prodOverlay, prod.Host) {
+		t.Errorf("a failed check changed the overlay:\n%s", got)
+	}
+
 	// With --force: copied, verified at the destination, overlay bumped.
 	r = slipway(t, dir, env, append(args, "--force", "--key", "cosign.pub")...)
 	if r.code != 0 {
@@ -196,12 +215,13 @@ sign:
 		t.Errorf("overlay:\n%s\nwant:\n%s", got, wantOverlay)
 	}
 
-	// The report names the copies, for bump --from and verify.
+	// The report names the copies, for bump --from and verify. The blobs
+	// came with the run whose check failed: this one found them present.
 	prep := readReport(t, promoteReport)
 	img := prep.Image("web")
 	if !prep.Success || prep.Command != "promote" || img == nil || img.Digest != digest || img.Repository != prodRepo.String() ||
 		img.Source != srcRepo.Digest(digest).String() || len(img.Signatures) != 3 || len(img.Attestations) != 1 ||
-		len(img.Referrers) != 1 || img.BlobsUploaded == 0 || len(prep.Manifests) != 1 {
+		len(img.Referrers) != 1 || img.BlobsSkipped == 0 || img.BlobsUploaded != 0 || len(prep.Manifests) != 1 {
 		data, _ := json.MarshalIndent(prep, "", "  ")
 		t.Errorf("promote report:\n%s", data)
 	}
@@ -257,4 +277,13 @@ func pushReferrer(t *testing.T, repo name.Repository, digest string) string {
 		t.Fatal(err)
 	}
 	return d.String()
+}
+
+func digestOfImage(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
