@@ -115,6 +115,13 @@ func (c *checker) registryCause(ctx context.Context, ref imagepolicy.Ref, err er
 			}
 			return fmt.Sprintf("the credentials for %s were refused (%d); pods fail with ImagePullBackOff (unauthorized)", ref.Registry, te.StatusCode),
 				"renew the credentials (slipway login) and the cluster's pull secret (slipway pull-secret)"
+		case http.StatusBadRequest:
+			if te.Request != nil && te.Request.URL.Scheme == "http" && len(te.Errors) == 0 {
+				// HTTPS failed, and the plain-HTTP fallback go-containerregistry
+				// tries for loopback hosts reached a TLS server.
+				return fmt.Sprintf("TLS: the certificate of %s is signed by an unknown authority", ref.Registry),
+					"give the registry's CA as ca_file in slipway.yaml (nodes need it too: containerd's hosts.toml)"
+			}
 		case http.StatusTooManyRequests:
 			return "the registry rate-limits pulls (429); nodes may hit ImagePullBackOff", "authenticate pulls or mirror the image"
 		}
