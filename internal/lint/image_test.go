@@ -128,3 +128,34 @@ func TestStoreImages(t *testing.T) {
 		t.Errorf("checked %d images, want 4", res.Images)
 	}
 }
+
+// TestStoreIndex: every platform of a multi-platform image is checked.
+func TestStoreIndex(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	amd := testImage(t, "1000", map[string][]byte{"app": []byte("x")})
+	arm := testImage(t, "1000", map[string][]byte{"home/u/.docker/config.json": []byte(`{"auths":{}}`)})
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Add("multi", dir); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Request{Store: st, Images: []StoreImage{{"multi", "Dockerfile"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Rule != RuleImageSecret || !strings.Contains(res.Findings[0].Message, "image multi (linux/arm64)") {
+		t.Errorf("findings %v, want one image-secret on linux/arm64", res.Findings)
+	}
+}
