@@ -117,4 +117,29 @@ func TestReleaseSkipsUnchanged(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("--no-skip with no BuildKit: exit %d, want 1\n%s", r.code, r.stderr)
 	}
+
+	// Signing turned on (outside the images' inputs): the skipped images
+	// are signed once, and not again by the next release.
+	env = append(env, "COSIGN_PASSWORD=skip-test")
+	if r := slipway(t, dir, env, "keygen"); r.code != 0 {
+		t.Fatalf("keygen: %s", r.stderr)
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "slipway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit("slipway.yaml", string(cfg)+"sign:\n  key: cosign.key\n")
+	signedRep, _ := release("release that turns signing on", "--buildkit-host", "unix:///nonexistent/buildkitd.sock")
+	for _, img := range signedRep.Images {
+		if !img.Skipped || len(img.Signatures) == 0 {
+			t.Errorf("image %s: skipped %v, signatures %v; want skipped and signed", img.Name, img.Skipped, img.Signatures)
+		}
+	}
+	commit("README.md", "project, once more\n")
+	again, _ := release("release after signing", "--buildkit-host", "unix:///nonexistent/buildkitd.sock")
+	for _, img := range again.Images {
+		if !img.Skipped || len(img.Signatures) != 0 {
+			t.Errorf("image %s: skipped %v, signatures %v; want skipped and not signed again", img.Name, img.Skipped, img.Signatures)
+		}
+	}
 }

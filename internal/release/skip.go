@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -224,6 +225,18 @@ func Retag(ctx context.Context, cfg *project.Config, plan *Plan, found map[strin
 		if !ok {
 			return nil
 		}
+		r := rep.Image(img.Name)
+		if pushed, ok, err := retagInPlace(ctx, img, ex, po); err != nil {
+			return fmt.Errorf("tagging %s: %w", img.Name, err)
+		} else if ok {
+			mu.Lock()
+			defer mu.Unlock()
+			r.Skipped, r.InputDigest = true, img.InputDigest
+			r.Digest, r.MediaType = ex.Desc.Digest.String(), string(ex.Desc.MediaType)
+			r.Pushed, r.Registries = pushed, []string{ex.Ref.RegistryStr()}
+			r.PlatformDigests = platformDigests(ex.Desc)
+			return nil
+		}
 		var art remote.Taggable
 		var err error
 		if ex.Desc.MediaType.IsIndex() {
@@ -240,7 +253,7 @@ func Retag(ctx context.Context, cfg *project.Config, plan *Plan, found map[strin
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		r := rep.Upsert(img.Name)
+		r = rep.Upsert(img.Name)
 		r.Skipped = true
 		r.InputDigest = img.InputDigest
 		r.Digest, r.MediaType, r.PlatformDigests = pub.Digest, pub.MediaType, pub.PlatformDigests
@@ -325,4 +338,57 @@ func hideInputTags(plan *Plan, rep *report.Report) {
 		}
 		r.Pushed = kept
 	}
+}
+
+// retagInPlace writes the tags of an image whose references are all in the
+// repository that holds it: each tag is a manifest put of the bytes already
+// there, then read back. ok is false when some reference is elsewhere (the
+// caller then pushes as usual).
+func retagInPlace(ctx context.Context, img PlannedImage, ex Existing, po pusher.Options) (pushed []string, ok bool, err error) {
+	for _, ref := range img.Refs {
+		if ref.Context().String() != ex.Ref.Context().String() {
+			return nil, false, nil
+		}
+	}
+	ro, err := pusher.RemoteOptions(po)
+	if err != nil {
+		return nil, false, err
+	}
+	ro = append(ro, remote.WithContext(ctx))
+	want := ex.Desc.Digest.String()
+	for _, ref := range img.Refs {
+		tag := ex.Ref.Context().Tag(ref.TagStr())
+		if err := remote.Tag(tag, ex.Desc, ro...); err != nil {
+			return nil, false, fmt.Errorf("tagging %s: %w", tag, err)
+		}
+		got, err := remote.Head(tag, ro...)
+		if err != nil {
+			return nil, false, fmt.Errorf("reading back %s: %w", tag, err)
+		}
+		if got.Digest.String() != want {
+			return nil, false, fmt.Errorf("reading back %s: it is %s, not %s", tag, got.Digest, want)
+		}
+		pushed = append(pushed, ref.String()+"@"+want)
+	}
+	return pushed, true, nil
+}
+
+// platformDigests maps the platforms of an index to their manifests; nil
+// for a single image (its platform is in its config, not worth a fetch).
+func platformDigests(desc *remote.Descriptor) map[string]string {
+	if !desc.MediaType.IsIndex() {
+		return nil
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, m := range im.Manifests {
+		if m.Platform == nil || m.Platform.OS == "unknown" {
+			continue
+		}
+		out[m.Platform.String()] = m.Digest.String()
+	}
+	return out
 }
