@@ -160,9 +160,18 @@ func TestActionRelease(t *testing.T) {
 	steps := map[string]map[string]string{}
 	// PATH has the tools (buildkitd, as a cache would restore it) but no
 	// slipway: the action installs its own into GOBIN.
-	path := filepath.Join(root, "bin") + string(os.PathListSeparator) + os.Getenv("PATH")
-	if p, err := exec.LookPath("slipway"); err == nil {
-		t.Fatalf("a slipway is in PATH already (%s): the test would not see the action's", p)
+	tools := t.TempDir()
+	for _, n := range []string{"buildkitd", "buildctl"} {
+		if err := os.Symlink(testenv.Bin(t, n), filepath.Join(tools, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := tools
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(d, "slipway")); err == nil {
+			continue
+		}
+		path += string(os.PathListSeparator) + d
 	}
 	jobEnv := map[string]string{}
 	// XDG_CACHE_HOME below is the integration tests' BuildKit cache; Go

@@ -38,25 +38,32 @@ alone unless --force; --dry-run prints the file instead of writing it.`,
 				if err != nil {
 					return err
 				}
+				shown := a.rel(a.path(a.file))
 				if *dryRun {
 					_, err := a.stdout.Write(data)
+					a.printFound(p)
 					return err
 				}
 				if err := scaffold.Write(a.path(a.file), data, *force); err != nil {
 					if errors.Is(err, scaffold.ErrExists) {
-						return &hintError{err: err, hint: "slipway init --force overwrites it; --dry-run prints what it would write"}
+						return &hintError{err: fmt.Errorf("%s exists; init leaves it alone", shown), hint: "slipway init --force overwrites it; --dry-run prints what it would write"}
 					}
 					return err
 				}
-				for _, s := range p.Summary() {
-					fmt.Fprintf(a.stderr, "found %s\n", s)
-				}
-				for _, c := range p.Checks() {
-					fmt.Fprintf(a.stderr, "check %s\n", c)
-				}
-				fmt.Fprintf(a.stderr, "wrote %s; next: slipway release --dry-run\n", a.rel(a.path(a.file)))
+				a.printFound(p)
+				fmt.Fprintf(a.stderr, "wrote %s; next: slipway doctor, then slipway release --dry-run\n", shown)
 				return nil
 			}
 		},
 	})
+}
+
+// printFound tells on stderr what init found and what to check.
+func (a *app) printFound(p *scaffold.Project) {
+	for _, s := range p.Summary() {
+		fmt.Fprintf(a.stderr, "found %s\n", s)
+	}
+	for _, c := range p.Checks() {
+		fmt.Fprintf(a.stderr, "check %s\n", c)
+	}
 }

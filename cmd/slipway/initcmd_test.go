@@ -34,7 +34,7 @@ func TestInitThenReleaseDryRun(t *testing.T) {
 	env := map[string]string{"HOME": dir}
 
 	code, out, errs := runForSign(t, env, "-C", dir, "init", "--dry-run")
-	if code != 0 || !strings.Contains(out, "registry: registry.example.com/shop") {
+	if code != 0 || !strings.Contains(out, "registry: registry.example.com/shop") || !strings.Contains(errs, "check registry:") {
 		t.Fatalf("init --dry-run: exit %d\n%s\n%s", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "slipway.yaml")); err == nil {
@@ -52,7 +52,7 @@ func TestInitThenReleaseDryRun(t *testing.T) {
 		t.Errorf("written file differs from the dry run's")
 	}
 	code, _, errs = runForSign(t, env, "-C", dir, "init")
-	if code != 1 || !strings.Contains(errs, "file exists") || !strings.Contains(errs, "hint: slipway init --force") {
+	if code != 1 || !strings.Contains(errs, "slipway: slipway.yaml exists") || !strings.Contains(errs, "hint: slipway init --force") {
 		t.Errorf("second init: exit %d\n%s", code, errs)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "slipway.yaml"), []byte("# mine\n"+string(written)), 0o644); err != nil {
