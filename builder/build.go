@@ -174,6 +174,19 @@ func (b *Builder) solve(ctx context.Context, r Request, stage *store.Staging, st
 	if err != nil {
 		return fail(err)
 	}
+	desc, statements, err := splitAttestations(es, desc, len(r.Platforms) > 1)
+	if err != nil {
+		return fail(err)
+	}
+	for subject, stmt := range statements {
+		h, err := v1.NewHash(subject)
+		if err != nil {
+			return fail(fmt.Errorf("provenance subject %q: %w", subject, err))
+		}
+		if err := stage.Store().PutSidecar(h, SidecarProvenance, stmt); err != nil {
+			return fail(err)
+		}
+	}
 	return desc, warnings, nil
 }
 

@@ -57,6 +57,11 @@ type Request struct {
 	// keys (source, revision, version, created). Pass them in Labels too to
 	// have them as labels in the image config.
 	Annotations map[string]string
+	// Provenance, when "min" or "max", asks BuildKit for SLSA provenance
+	// of that mode. The statements are kept in the store as sidecars of
+	// each platform image (SidecarProvenance); the attestation manifests
+	// BuildKit adds to the index are left out of the stored image.
+	Provenance string
 }
 
 // Secret is a build secret: its bytes come from a file (Src) or an
@@ -275,6 +280,16 @@ func (r Request) frontendAttrs() map[string]string {
 	}
 	if r.SourceDateEpoch != 0 {
 		a["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(r.SourceDateEpoch, 10)
+	}
+	if r.Provenance != "" {
+		a["attest:provenance"] = "mode=" + r.Provenance
+		// The provenance names the source the way buildx records git.
+		if v := r.Annotations["org.opencontainers.image.revision"]; v != "" {
+			a["vcs:revision"] = v
+		}
+		if v := r.Annotations["org.opencontainers.image.source"]; v != "" {
+			a["vcs:source"] = v
+		}
 	}
 	return a
 }

@@ -48,7 +48,7 @@ type runFunc func(ctx context.Context, app *app, args []string) error
 var commands = map[string]command{}
 
 // commandOrder is the order of `slipway help`; commands not listed follow.
-var commandOrder = []string{"release", "build", "push", "sign", "bump", "promote", "tags", "verify", "pull-secret", "lint", "keygen", "login", "init", "doctor", "completion", "version"}
+var commandOrder = []string{"release", "build", "scan", "push", "sign", "bump", "promote", "tags", "verify", "pull-secret", "lint", "keygen", "login", "init", "doctor", "completion", "version"}
 
 func register(c command) {
 	if _, dup := commands[c.name]; dup {

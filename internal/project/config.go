@@ -41,6 +41,10 @@ type Config struct {
 	Verify *Verify `yaml:"verify"`
 	// Lint tunes slipway lint and the lint that starts a release.
 	Lint Lint `yaml:"lint"`
+	// Scan gates a release on a vulnerability scan of the built images.
+	Scan *Scan `yaml:"scan"`
+	// Attest attaches signed provenance, SBOM and vulnerability attestations.
+	Attest *Attest `yaml:"attest"`
 
 	// File is the path the config was loaded from (as given), Dir the
 	// absolute folder it lives in.
@@ -238,4 +242,98 @@ type Lint struct {
 // LintOnRelease reports whether a release lints first (lint.on-release, default true).
 func (c *Config) LintOnRelease() bool {
 	return c.Lint.OnRelease == nil || *c.Lint.OnRelease
+}
+
+// Scanners and severities of scan:.
+const (
+	ScannerTrivy = "trivy"
+)
+
+// Severities are Trivy's, lowest first.
+var Severities = []string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+// Scan configures the vulnerability scan between build and push.
+type Scan struct {
+	// Scanner is the program that scans; trivy (default) is the only one.
+	Scanner string `yaml:"scanner"`
+	// FailOn is the lowest severity that fails the scan; default HIGH.
+	FailOn string `yaml:"fail-on"`
+	// IgnoreUnfixed drops findings that have no fixed version.
+	IgnoreUnfixed bool `yaml:"ignore-unfixed"`
+	// Ignore lists vulnerability IDs that never fail the scan.
+	Ignore []string `yaml:"ignore"`
+	// Skip turns the scan off while keeping the section.
+	Skip bool `yaml:"skip"`
+	// DB is a prepared Trivy cache folder (holding db/trivy.db): the scan
+	// then runs offline. Empty: Trivy downloads and caches its database.
+	DB string `yaml:"db"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Provenance modes of attest:.
+const (
+	ProvenanceMax = "max"
+	ProvenanceMin = "min"
+	ProvenanceOff = "off"
+)
+
+// SBOM formats of attest:.
+const (
+	SBOMSPDX      = "spdx-json"
+	SBOMCycloneDX = "cyclonedx"
+)
+
+// Attest configures the signed attestations stored next to each image.
+type Attest struct {
+	// Provenance is max (default), min or off: BuildKit's SLSA provenance.
+	Provenance string `yaml:"provenance"`
+	// SBOM attaches the scanner's SBOM; default true when scan: is set.
+	SBOM *bool `yaml:"sbom"`
+	// SBOMFormat is spdx-json (default) or cyclonedx.
+	SBOMFormat string `yaml:"sbom-format"`
+	// Vuln attaches the scan's findings; default true when scan: is set.
+	Vuln *bool `yaml:"vuln"`
+
+	// Loc is where the entry starts in the file.
+	Loc Position `yaml:"-"`
+}
+
+// Scanning reports whether the project scans its images.
+func (c *Config) Scanning() bool { return c.Scan != nil && !c.Scan.Skip }
+
+// ProvenanceMode is the provenance BuildKit is asked for: "" when none.
+func (c *Config) ProvenanceMode() string {
+	if c.Attest == nil || c.Attest.Provenance == ProvenanceOff {
+		return ""
+	}
+	if c.Attest.Provenance == "" {
+		return ProvenanceMax
+	}
+	return c.Attest.Provenance
+}
+
+// AttestSBOM reports whether an SBOM attestation is made.
+func (c *Config) AttestSBOM() bool {
+	if c.Attest == nil || !c.Scanning() {
+		return false
+	}
+	return c.Attest.SBOM == nil || *c.Attest.SBOM
+}
+
+// AttestVuln reports whether a vulnerability attestation is made.
+func (c *Config) AttestVuln() bool {
+	if c.Attest == nil || !c.Scanning() {
+		return false
+	}
+	return c.Attest.Vuln == nil || *c.Attest.Vuln
+}
+
+// SBOMFormat is the SBOM format of attest:, spdx-json by default.
+func (c *Config) SBOMFormat() string {
+	if c.Attest == nil || c.Attest.SBOMFormat == "" {
+		return SBOMSPDX
+	}
+	return c.Attest.SBOMFormat
 }

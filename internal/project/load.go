@@ -240,6 +240,8 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool
 	}
 	validateLint(cfg.Lint, mappingValue(root, "lint"), at)
 
+	validateScan(cfg, root, at)
+
 	manifestsNode := mappingValue(root, "manifests")
 	for i, m := range cfg.Manifests {
 		where := fmt.Sprintf("manifests[%d]", i)
@@ -562,6 +564,9 @@ func resolvePaths(cfg *Config) {
 	}
 	if cfg.Sign != nil && !strings.Contains(cfg.Sign.Key, "://") {
 		cfg.Sign.Key = abs(cfg.Sign.Key)
+	}
+	if cfg.Scan != nil {
+		cfg.Scan.DB = abs(cfg.Scan.DB)
 	}
 	for i := range cfg.Manifests {
 		m := &cfg.Manifests[i]

@@ -677,6 +677,7 @@ func TestSchemaBadFixtures(t *testing.T) {
 		"no-images.yaml":     {paths: []string{""}},
 		"nodes.yaml":         {paths: []string{"/buildkit/nodes/0/platforms/1", "/buildkit/nodes/1", "/buildkit/nodes/2/platforms"}},
 		"no-registry.yaml":   {why: "a registry may come from the top or from each image"},
+		"scan.yaml":          {paths: []string{"/attest/provenance", "/attest/sbom-format", "/scan/fail-on", "/scan/scanner"}},
 		"syntax.yaml":        {yaml: true},
 		"unknown-field.yaml": {paths: []string{"/images/0/contxt", "/images/0/dockerfil"}},
 		"values.yaml": {paths: []string{

@@ -39,6 +39,9 @@ type Stages struct {
 	// an error stops the release (a dry run shows it and goes on). Nil
 	// when lint.on-release is false.
 	Lint func(ctx context.Context, plan *Plan) error
+	// OpenScanner finds the scanner, before anything is built. Nil when
+	// the project does not scan.
+	OpenScanner func(ctx context.Context) (Scanner, error)
 }
 
 // Signer signs pushed images.
@@ -71,6 +74,15 @@ func DefaultStages(cfg *project.Config, opts Options) Stages {
 	if cfg.LintOnRelease() {
 		st.Lint = LintStage(cfg, opts)
 	}
+	if cfg.Scanning() {
+		st.OpenScanner = func(ctx context.Context) (Scanner, error) {
+			so, err := FindScanner(cfg, opts)
+			if err != nil {
+				return nil, err
+			}
+			return &trivyScanner{cfg: cfg, opts: opts, options: so}, nil
+		}
+	}
 	if cfg.Sign != nil {
 		st.OpenSigner = func(ctx context.Context, plan *Plan) (Signer, error) {
 			s, err := LoadSigner(ctx, cfg, opts)
@@ -81,16 +93,18 @@ func DefaultStages(cfg *project.Config, opts Options) Stages {
 			if err != nil {
 				return nil, err
 			}
-			return &cosignSigner{signer: s, options: so}, nil
+			return &cosignSigner{signer: s, options: so, cfg: cfg, opts: opts}, nil
 		}
 	}
 	return st
 }
 
-// cosignSigner signs with a key opened by LoadSigner.
+// cosignSigner signs with a key opened by LoadSigner, then attests.
 type cosignSigner struct {
 	signer  *sign.Signer
 	options sign.Options
+	cfg     *project.Config
+	opts    Options
 }
 
 func (c *cosignSigner) Sign(ctx context.Context, targets []SignTarget, rep *report.Report) error {
@@ -102,8 +116,10 @@ func (c *cosignSigner) Sign(ctx context.Context, targets []SignTarget, rep *repo
 		}
 		todo = append(todo, t)
 	}
-	_, err := Sign(ctx, c.signer, todo, c.options, rep)
-	return err
+	if _, err := Sign(ctx, c.signer, todo, c.options, rep); err != nil {
+		return err
+	}
+	return Attest(ctx, c.cfg, c.signer, todo, c.options, c.opts, rep)
 }
 
 // Release runs plan → build → push → sign → bump with the real stages.
@@ -113,7 +129,7 @@ func Release(ctx context.Context, cfg *project.Config, plan *Plan, opts Options,
 	return DefaultStages(cfg, opts).release(ctx, cfg, plan, opts.Pin, insecure, rep, dryRun)
 }
 
-// Release runs plan → build → push → sign → bump. Manifests are written
+// Release runs plan → build → scan → push → sign → bump. Manifests are written
 // only after every image is pushed to every registry and, when the project
 // signs, signed; on any failure no manifest is touched. What happened is
 // in rep either way. Every manifest is read and parsed before anything is
@@ -163,6 +179,12 @@ func (st Stages) release(ctx context.Context, cfg *project.Config, plan *Plan, p
 		return changes, lintErr
 	}
 
+	var scanner Scanner
+	if st.OpenScanner != nil {
+		if scanner, err = st.OpenScanner(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var signer Signer
 	if st.OpenSigner != nil {
 		if signer, err = st.OpenSigner(ctx, plan); err != nil {
@@ -179,6 +201,11 @@ func (st Stages) release(ctx context.Context, cfg *project.Config, plan *Plan, p
 	if build := withoutImages(plan, found); len(build.Images) > 0 {
 		if err := rep.Time("build", func() error { return st.Build(ctx, build, rep) }); err != nil {
 			return nil, err
+		}
+		if scanner != nil {
+			if err := rep.Time("scan", func() error { return scanner.Scan(ctx, build, rep) }); err != nil {
+				return nil, err
+			}
 		}
 		if err := rep.Time("push", func() error { return st.Push(ctx, build, rep) }); err != nil {
 			return nil, err

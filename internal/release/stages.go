@@ -100,6 +100,7 @@ func Requests(ctx context.Context, cfg *project.Config, plan *Plan, opts Options
 			Pull:        opts.Pull,
 			Annotations: ann,
 			Exclude:     in.OwnPatterns(),
+			Provenance:  cfg.ProvenanceMode(),
 		}
 		if !src.Time.IsZero() {
 			req.SourceDateEpoch = src.Time.Unix()

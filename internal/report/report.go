@@ -90,6 +90,11 @@ type Image struct {
 	BlobsMounted  int      `json:"blobsMounted"`
 	// Store is the local OCI layout the build was exported to.
 	Store string `json:"store,omitempty"`
+	// Scans are the vulnerability scans of the platform images.
+	Scans []Scan `json:"scans,omitempty"`
+	// Attested are the attestations a release stored for Digest and the
+	// platform digests.
+	Attested []Attestation `json:"attested,omitempty"`
 }
 
 // Finding is one verdict of verify about one use of an image.

@@ -71,6 +71,13 @@ func fullReport() *Report {
 				BlobsSkipped:  2,
 				BlobsMounted:  3,
 				Store:         "/src/.slipway/store",
+				Scans: []Scan{{
+					Platform: "linux/amd64", Digest: digestAmd64, Scanner: "trivy", FailOn: "HIGH", Passed: true,
+					Counts:   map[string]int{"LOW": 1},
+					Findings: []VulnFinding{{ID: "CVE-2024-0001", Package: "libx", Installed: "1.0", Fixed: "1.1", Severity: "HIGH", Title: "overflow", Ignored: true}},
+				}},
+				Attested: []Attestation{{Type: "provenance", PredicateType: "https://slsa.dev/provenance/v1", Subject: digestAmd64,
+					Ref: "registry.example.com:5000/team/web@" + digestWeb, Existed: true}},
 			},
 			{
 				Name:          "tools/worker.v2",

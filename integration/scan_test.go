@@ -1,0 +1,160 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipway-build/slipway/internal/scan/scantest"
+	"github.com/slipway-build/slipway/internal/testenv"
+)
+
+const vulnID = "CVE-2099-41001"
+
+// scanProject is a git project of one image, app, whose layer declares
+// libfoo at version, with a Trivy database (outside the project) that
+// knows one HIGH advisory for libfoo fixed in 1.2.4-r2.
+type scanProject struct {
+	dir string
+	reg *testenv.Registry
+	env []string
+}
+
+func newScanProject(t *testing.T, extraYAML string) *scanProject {
+	t.Helper()
+	testenv.RequireTools(t, "buildkitd", "registry", "runc", "cosign", "trivy")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	db := t.TempDir()
+	if err := scantest.WriteDB(db, []scantest.Advisory{{ID: vulnID, Package: "libfoo", Fixed: "1.2.4-r2", Severity: "HIGH", Title: "libfoo overflows its buffer"}}); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"slipway.yaml": "registry: " + reg.Host + "/scan\ntags: [\"{{.ShortCommit}}\", latest]\nimages: [{name: app}]\nsign: {key: cosign.key}\nscan: {db: " + db + ", fail-on: HIGH}\n" + extraYAML,
+		"Dockerfile":   "FROM scratch\nCOPY rootfs/ /\n",
+	}
+	p := &scanProject{dir: gitProject(t, files), reg: reg,
+		env: []string{"XDG_CACHE_HOME=" + cacheHome, "COSIGN_PASSWORD=" + password, "DOCKER_CONFIG=" + t.TempDir(), "GITHUB_OUTPUT=", "GITHUB_STEP_SUMMARY="}}
+	if r := slipway(t, p.dir, p.env, "keygen"); r.code != 0 {
+		t.Fatalf("keygen: %s", r.stderr)
+	}
+	return p
+}
+
+// setLibfoo commits the image's package database with libfoo at version.
+func (p *scanProject) setLibfoo(t *testing.T, version string) {
+	t.Helper()
+	for rel, content := range scantest.AlpineFiles([]scantest.Package{{Name: "musl", Version: "1.2.5-r0"}, {Name: "libfoo", Version: version}}) {
+		path := filepath.Join(p.dir, "rootfs", rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, p.dir, "add", "-A")
+	git(t, p.dir, "commit", "-q", "-m", "libfoo "+version)
+}
+
+func (p *scanProject) repos(t *testing.T) []string {
+	t.Helper()
+	reg, err := name.NewRegistry(p.reg.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := remote.Catalog(context.Background(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repos
+}
+
+func TestScanGate(t *testing.T) {
+	p := newScanProject(t, "")
+	p.setLibfoo(t, "1.2.4-r1")
+
+	// slipway scan alone: the finding, exit 1.
+	r := slipway(t, p.dir, p.env, "build", "--progress", "quiet")
+	if r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	r = slipway(t, p.dir, p.env, "scan")
+	if r.code != 1 || !strings.Contains(r.stdout, vulnID) || !strings.Contains(r.stdout, "libfoo 1.2.4-r1 → 1.2.4-r2") || !strings.Contains(r.stdout, "HIGH 1") {
+		t.Errorf("scan of the vulnerable image: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = slipway(t, p.dir, p.env, "scan", "--format", "sarif")
+	if r.code != 1 || !strings.Contains(r.stdout, `"ruleId": "`+vulnID+`"`) || !strings.Contains(r.stdout, `"uri": "Dockerfile"`) {
+		t.Errorf("sarif: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = slipway(t, p.dir, p.env, "scan", "--fail-on", "critical")
+	if r.code != 0 {
+		t.Errorf("scan --fail-on critical: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// The release stops before the push: nothing in the registry.
+	reportPath := filepath.Join(t.TempDir(), "report.json")
+	r = slipway(t, p.dir, p.env, "release", "--progress", "quiet", "--report", reportPath)
+	if r.code != 1 || !strings.Contains(r.stderr, vulnID) {
+		t.Errorf("release of the vulnerable image: exit %d\n%s", r.code, r.stderr)
+	}
+	if repos := p.repos(t); len(repos) != 0 {
+		t.Errorf("a failed scan left repositories in the registry: %v", repos)
+	}
+	rep := readReport(t, reportPath)
+	img := rep.Image("app")
+	if rep.Success || !strings.Contains(rep.Error, vulnID) || img == nil || len(img.Scans) != 1 || img.Scans[0].Passed ||
+		len(img.Scans[0].Findings) != 1 || img.Scans[0].Findings[0].ID != vulnID || len(img.Pushed) != 0 || len(img.Signatures) != 0 {
+		t.Errorf("report of the failed release: %+v", rep)
+	}
+
+	// With the fixed package the release goes through.
+	p.setLibfoo(t, "1.2.4-r2")
+	r = slipway(t, p.dir, p.env, "release", "--progress", "quiet", "--report", reportPath)
+	if r.code != 0 {
+		t.Fatalf("release of the clean image: exit %d\n%s", r.code, r.stderr)
+	}
+	rep = readReport(t, reportPath)
+	img = rep.Image("app")
+	if len(img.Scans) != 1 || !img.Scans[0].Passed || img.Scans[0].Counts["HIGH"] != 0 || len(img.Signatures) == 0 {
+		t.Errorf("report of the clean release: %+v", img)
+	}
+	if _, err := remote.Head(mustTag(t, p.reg.Host+"/scan/app:latest")); err != nil {
+		t.Errorf("clean image not pushed: %v", err)
+	}
+}
+
+func TestScanMissingTrivy(t *testing.T) {
+	testenv.RequireTools(t, "buildkitd", "runc")
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml": "registry: 127.0.0.1:1/x\nimages: [{name: app}]\nscan: {}\n",
+		"Dockerfile":   "FROM scratch\nCOPY Dockerfile /\n",
+	})
+	// A slipway copy alone in its folder, with a PATH without trivy.
+	bin := filepath.Join(t.TempDir(), "slipway")
+	data, err := os.ReadFile(testenv.Slipway(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := slipwayCmd(t, dir, []string{"PATH=/usr/bin:/bin"})
+	cmd.Path, cmd.Args = bin, []string{bin, "release", "--progress", "quiet"}
+	r, err := runCmd(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 2 || !strings.Contains(r.stderr, "trivy not found") || !strings.Contains(r.stderr, "hint:") {
+		t.Errorf("release without trivy: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".slipway", "store", "index.json")); err == nil {
+		if b, _ := os.ReadFile(filepath.Join(dir, ".slipway", "store", "index.json")); strings.Contains(string(b), "app") {
+			t.Error("the image was built although the scanner is missing")
+		}
+	}
+}
