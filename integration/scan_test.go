@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,5 +157,115 @@ func TestScanMissingTrivy(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(dir, ".slipway", "store", "index.json")); strings.Contains(string(b), "app") {
 			t.Error("the image was built although the scanner is missing")
 		}
+	}
+}
+
+// cosignAttest runs `cosign verify-attestation` with the key file in dir.
+func cosignAttest(t *testing.T, dir, key, typ, ref string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(testenv.Bin(t, "cosign"), "verify-attestation", "--key", key, "--type", typ,
+		"--insecure-ignore-tlog", "--allow-insecure-registry", ref)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// attCount is the number of attestations stored for repo@digest.
+func attCount(t *testing.T, repo, digest string) int {
+	t.Helper()
+	tag := mustTag(t, repo+":"+strings.Replace(digest, ":", "-", 1)+".att")
+	img, err := remote.Image(tag)
+	if err != nil {
+		return 0
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m.Layers)
+}
+
+func TestAttestations(t *testing.T) {
+	p := newScanProject(t, "attest: {provenance: max}\n")
+	yaml := filepath.Join(p.dir, "slipway.yaml")
+	data, _ := os.ReadFile(yaml)
+	if err := os.WriteFile(yaml, []byte(strings.Replace(string(data), "images: [{name: app}]", "images: [{name: app, platforms: [linux/amd64, linux/arm64]}]", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.setLibfoo(t, "1.2.4-r2")
+	reportPath := filepath.Join(t.TempDir(), "report.json")
+	r := slipway(t, p.dir, p.env, "release", "--progress", "quiet", "--report", reportPath)
+	if r.code != 0 {
+		t.Fatalf("release: exit %d\n%s", r.code, r.stderr)
+	}
+	img := readReport(t, reportPath).Image("app")
+	repo := p.reg.Host + "/scan/app"
+	amd, arm := img.PlatformDigests["linux/amd64"], img.PlatformDigests["linux/arm64"]
+	if amd == "" || arm == "" {
+		t.Fatalf("platforms: %v", img.PlatformDigests)
+	}
+
+	// The pushed index holds the two platforms and nothing else.
+	idx, err := remote.Index(mustTag(t, repo+":latest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 2 {
+		t.Errorf("pushed index lists %d manifests, want 2: %+v", len(im.Manifests), im.Manifests)
+	}
+	for _, m := range im.Manifests {
+		if m.Platform == nil || m.Platform.OS == "unknown" || m.Platform.Architecture == "unknown" {
+			t.Errorf("pushed index lists %+v", m)
+		}
+	}
+
+	// cosign accepts each attestation with the project's key...
+	checks := []struct{ typ, ref string }{
+		{"slsaprovenance1", repo + ":latest"},
+		{"slsaprovenance1", repo + "@" + arm},
+		{"spdxjson", repo + "@" + amd},
+		{"spdxjson", repo + "@" + arm},
+		{"vuln", repo + "@" + amd},
+	}
+	for _, c := range checks {
+		out, err := cosignAttest(t, p.dir, "cosign.pub", c.typ, c.ref)
+		if err != nil {
+			t.Errorf("cosign verify-attestation --type %s %s: %v\n%s", c.typ, c.ref, err, out)
+		}
+	}
+	// ...and refuses them with a foreign key.
+	foreign := t.TempDir()
+	if r := slipway(t, foreign, p.env, "keygen"); r.code != 0 {
+		t.Fatalf("keygen: %s", r.stderr)
+	}
+	for _, typ := range []string{"slsaprovenance1", "spdxjson", "vuln"} {
+		if out, err := cosignAttest(t, p.dir, filepath.Join(foreign, "cosign.pub"), typ, repo+"@"+amd); err == nil {
+			t.Errorf("cosign verify-attestation --type %s accepted a foreign key:\n%s", typ, out)
+		}
+	}
+	// The SBOM lists the image's packages.
+	if out, err := cosignAttest(t, p.dir, "cosign.pub", "spdxjson", repo+"@"+amd); err != nil || !strings.Contains(out, "payload") {
+		t.Errorf("sbom: %v %s", err, out)
+	}
+
+	want := map[string]int{"index": 1, "amd": 3, "arm": 3}
+	count := func() map[string]int {
+		return map[string]int{"index": attCount(t, repo, img.Digest), "amd": attCount(t, repo, amd), "arm": attCount(t, repo, arm)}
+	}
+	if got := count(); got["index"] != want["index"] || got["amd"] != want["amd"] || got["arm"] != want["arm"] {
+		t.Errorf("attestations stored %v, want %v", got, want)
+	}
+	// A second release adds no duplicate.
+	r = slipway(t, p.dir, p.env, "release", "--progress", "quiet", "--report", reportPath)
+	if r.code != 0 {
+		t.Fatalf("second release: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := count(); got["index"] != want["index"] || got["amd"] != want["amd"] || got["arm"] != want["arm"] {
+		t.Errorf("after a second release: attestations stored %v, want %v", got, want)
 	}
 }

@@ -9,7 +9,7 @@ WORK="$(mktemp -d /tmp/slipway-bench.XXXXXX)"
 export WORK
 trap 'rm -rf "$WORK"' EXIT
 status=0
-for b in build push bump release promote verify lint skip; do
+for b in build push bump release promote verify lint skip scan; do
   script="internal/bench/$b.sh"
   [ -f "$script" ] || continue
   echo "== $b"
