@@ -253,6 +253,28 @@ func TestAttestations(t *testing.T) {
 		t.Errorf("sbom: %v %s", err, out)
 	}
 
+	// slipway verify --attestation: in the project, against its HEAD.
+	r = slipway(t, p.dir, p.env, "verify", "--attestation", "provenance", "--attestation", "sbom", "--attestation", "vuln", repo+":latest")
+	if r.code != 0 || !strings.Contains(r.stdout, repo+":latest@"+img.Digest) {
+		t.Errorf("verify --attestation: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The same image copied without its attestations fails.
+	bare := p.reg.Host + "/scan/bare:latest"
+	if out, err := exec.Command(testenv.Bin(t, "crane"), "copy", "--insecure", repo+":latest", bare).CombinedOutput(); err != nil {
+		t.Fatalf("crane copy: %v\n%s", err, out)
+	}
+	r = slipway(t, p.dir, p.env, "verify", "--attestation", "provenance", "--key", filepath.Join(p.dir, "cosign.pub"), bare)
+	if r.code != 1 || !strings.Contains(r.stderr, "attestation") {
+		t.Errorf("verify --attestation of an image without attestations: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A later commit is not what the provenance names.
+	git(t, p.dir, "commit", "-q", "--allow-empty", "-m", "later")
+	r = slipway(t, p.dir, p.env, "verify", "--attestation", "provenance", repo+":latest")
+	if r.code != 1 || !strings.Contains(r.stderr, "HEAD") {
+		t.Errorf("verify --attestation provenance after a new commit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	git(t, p.dir, "reset", "-q", "--hard", "HEAD~1")
+
 	want := map[string]int{"index": 1, "amd": 3, "arm": 3}
 	count := func() map[string]int {
 		return map[string]int{"index": attCount(t, repo, img.Digest), "amd": attCount(t, repo, amd), "arm": attCount(t, repo, arm)}

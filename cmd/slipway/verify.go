@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
 
 	"github.com/slipway-build/slipway/internal/access"
+	"github.com/slipway-build/slipway/internal/attest"
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/release"
 	"github.com/slipway-build/slipway/internal/report"
@@ -62,6 +65,7 @@ else the project's sign.repository.`,
 			fs.IntVar(&vf.jobs, "jobs", 16, "how many images are checked at once")
 			fs.IntVar(&vf.retries, "retries", 5, "attempts per registry request for transient failures")
 			fs.StringVar(&vf.format, "format", "text", "findings as text or json")
+			fs.StringArrayVar(&vf.attestations, "attestation", nil, "require a signed `KIND` attestation: provenance, sbom or vuln (repeatable)")
 			return func(ctx context.Context, a *app, args []string) error {
 				vf.tlogSet = fs.Changed("tlog")
 				vf.annotations = map[string]string{}
@@ -80,6 +84,11 @@ else the project's sign.repository.`,
 				}
 				if vf.retries < 1 {
 					return a.usagef("--retries: must be at least 1")
+				}
+				for _, k := range vf.attestations {
+					if !slices.Contains(attest.Kinds, k) {
+						return a.usagef("--attestation: %q is not one of provenance, sbom, vuln", k)
+					}
 				}
 				if err := verify.ValidatePlatforms(vf.platforms); err != nil {
 					return a.usagef("--platform: %v", err)
@@ -102,6 +111,7 @@ type verifyFlags struct {
 	jobs          int
 	retries       int
 	format        string
+	attestations  []string
 }
 
 // verifyArgs sorts the arguments: manifests (files, folders, "-") and
@@ -252,6 +262,16 @@ func (a *app) verifySignatures(ctx context.Context, cfg *project.Config, args []
 			failed = append(failed, ref.String())
 			continue
 		}
+		if len(vf.attestations) > 0 {
+			if err := attest.Check(ctx, v, res.Digest, a.attestCheck(ctx, cfg, vf), opts); err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "slipway: %s: attestation: %v\n", ref, err)
+				failed = append(failed, ref.String())
+				continue
+			}
+		}
 		fmt.Fprintf(a.stdout, "%s@%s\n", ref, res.Digest.DigestStr())
 	}
 	if len(failed) > 0 {
@@ -305,6 +325,10 @@ func (a *app) runGate(ctx context.Context, cfg *project.Config, va verifyArgs, v
 			return nil, &hintError{err: err, hint: "give the public key with --key (a cosign.pub file or a KMS URI)"}
 		}
 		opts.Verifier, opts.SignOptions = v, so
+		if len(vf.attestations) > 0 {
+			ac := a.attestCheck(ctx, cfg, vf)
+			opts.Attested = func(ctx context.Context, d name.Digest) error { return attest.Check(ctx, v, d, ac, so) }
+		}
 		if len(opts.Signed) == 0 {
 			a.warnf("a key is given but no registry is named (slipway.yaml registry: or verify.signed:): no signature is required")
 		}
@@ -416,4 +440,17 @@ func publicKeyFor(signKey string) string {
 		return base + ".pub"
 	}
 	return ""
+}
+
+// attestCheck is what --attestation requires; in a project, a provenance
+// must name its HEAD.
+func (a *app) attestCheck(ctx context.Context, cfg *project.Config, vf verifyFlags) attest.CheckOptions {
+	o := attest.CheckOptions{Kinds: vf.attestations}
+	if cfg != nil {
+		o.SBOMFormat = cfg.SBOMFormat()
+		if slices.Contains(vf.attestations, attest.Provenance) {
+			o.Head = release.ProjectSource(ctx, cfg, a.getenv)
+		}
+	}
+	return o
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/slipway-build/slipway/internal/scan"
 	"github.com/slipway-build/slipway/internal/sign"
 	"github.com/slipway-build/slipway/internal/store"
+	"github.com/slipway-build/slipway/internal/tagging"
 )
 
 // Attesting reports whether the project makes any attestation.
@@ -159,4 +160,15 @@ func platformDigests(r *report.Image, d name.Digest) []string {
 		out = append(out, r.PlatformDigests[k])
 	}
 	return out
+}
+
+// ProjectSource is the git source a provenance of cfg's images names: the
+// HEAD commit and the repository URL the build records. The commit is
+// empty outside a git checkout.
+func ProjectSource(ctx context.Context, cfg *project.Config, getenv func(string) string) attest.Source {
+	f, err := tagging.HeadFacts(ctx, cfg.Dir, getenv, false)
+	if err != nil {
+		return attest.Source{}
+	}
+	return attest.Source{Commit: f.Commit, Repository: sourceURL(ctx, cfg.Dir, getenv)}
 }

@@ -36,6 +36,7 @@ const (
 	RulePinned     = "pinned"
 	RulePullPolicy = "pull-policy"
 	RuleSigned     = "signed"
+	RuleAttested   = "attested"
 )
 
 // Severities of findings; "ok" is a use with nothing to report.
@@ -95,6 +96,9 @@ type Options struct {
 	// Signed are repository prefixes ("host[:port][/path]") whose images
 	// must be signed.
 	Signed []string
+	// Attested, when set, checks the attestations an image under Signed
+	// must carry; an error is an attested finding.
+	Attested func(ctx context.Context, d name.Digest) error
 }
 
 // Result is the outcome of Check.
@@ -278,6 +282,11 @@ func (c *checker) image(ctx context.Context, s string) imageState {
 				add(RuleSigned, Error, signReason(err), "sign it (slipway sign), or check --key")
 			}
 		}
+		if c.opts.Attested != nil {
+			if err := c.opts.Attested(ctx, d); err != nil && ctx.Err() == nil {
+				add(RuleAttested, Error, err.Error(), "release it with attest: in slipway.yaml, or check --key")
+			}
+		}
 	}
 	return st
 }
@@ -320,7 +329,7 @@ func (c *checker) use(u Use, st *imageState) []Finding {
 			stop = true
 		case RulePinned:
 			moved = append(moved, f)
-		case RuleSigned:
+		case RuleSigned, RuleAttested:
 			signed = append(signed, f)
 		}
 	}
