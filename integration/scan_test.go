@@ -263,6 +263,13 @@ func TestAttestations(t *testing.T) {
 	if out, err := exec.Command(testenv.Bin(t, "crane"), "copy", "--insecure", repo+":latest", bare).CombinedOutput(); err != nil {
 		t.Fatalf("crane copy: %v\n%s", err, out)
 	}
+	// Signed, so that only the attestations are missing.
+	cs := exec.Command(testenv.Bin(t, "cosign"), "sign", "--key", "cosign.key", "--tlog-upload=false", "--allow-insecure-registry", "-y",
+		p.reg.Host+"/scan/bare@"+img.Digest)
+	cs.Dir, cs.Env = p.dir, append(os.Environ(), "HOME="+t.TempDir(), "COSIGN_PASSWORD="+password)
+	if out, err := cs.CombinedOutput(); err != nil {
+		t.Fatalf("cosign sign: %v\n%s", err, out)
+	}
 	r = slipway(t, p.dir, p.env, "verify", "--attestation", "provenance", "--key", filepath.Join(p.dir, "cosign.pub"), bare)
 	if r.code != 1 || !strings.Contains(r.stderr, "attestation") {
 		t.Errorf("verify --attestation of an image without attestations: exit %d\n%s%s", r.code, r.stdout, r.stderr)
