@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/report"
 	"github.com/slipway-build/slipway/internal/scan"
+	"github.com/slipway-build/slipway/internal/store"
 )
 
 // SidecarScan is the store sidecar holding Trivy's JSON report of a
@@ -92,6 +94,9 @@ func Scan(ctx context.Context, cfg *project.Config, plan *Plan, so scan.Options,
 	var all, failing []scan.Result
 	for _, img := range plan.Images {
 		targets, err := scan.Targets(st, img.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			return all, &NotBuiltError{Image: img.Name, Store: dir}
+		}
 		if err != nil {
 			return all, fmt.Errorf("scanning %s: %w", img.Name, err)
 		}
