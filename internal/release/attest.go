@@ -49,7 +49,7 @@ func Attest(ctx context.Context, cfg *project.Config, s *sign.Signer, targets []
 	for _, t := range targets {
 		r := rep.Upsert(t.Name)
 		repo := t.Digest.Context()
-		platforms := platformDigests(r, t.Digest)
+		platforms := attestPlatforms(r, t.Digest)
 		put := func(kind string, d name.Digest, stmt []byte) error {
 			a, err := s.Attest(ctx, d, stmt, so)
 			if err != nil {
@@ -144,9 +144,9 @@ func Attest(ctx context.Context, cfg *project.Config, s *sign.Signer, targets []
 	return nil
 }
 
-// platformDigests are the platform manifests of an image, in platform
+// attestPlatforms are the platform manifests of an image, in platform
 // order; a single-platform image is its own.
-func platformDigests(r *report.Image, d name.Digest) []string {
+func attestPlatforms(r *report.Image, d name.Digest) []string {
 	if len(r.PlatformDigests) == 0 {
 		return []string{d.DigestStr()}
 	}
