@@ -218,6 +218,26 @@ func annotation(desc *remote.Descriptor) string {
 // records it in rep.
 func Retag(ctx context.Context, cfg *project.Config, plan *Plan, found map[string]Existing, opts Options, rep *report.Report) error {
 	po := PushOptions(cfg, opts)
+	// Tags that name one commit or version move no more silently than in a push.
+	arts := make([]remote.Taggable, len(plan.Images))
+	for i, img := range plan.Images {
+		ex, ok := found[img.Name]
+		if !ok {
+			return fmt.Errorf("image %s: not among the unchanged images", img.Name)
+		}
+		var err error
+		if ex.Desc.MediaType.IsIndex() {
+			arts[i], err = ex.Desc.ImageIndex()
+		} else {
+			arts[i], err = ex.Desc.Image()
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", ex.Ref, err)
+		}
+	}
+	if err := checkMoves(ctx, cfg, plan, arts, po, opts); err != nil {
+		return err
+	}
 	var mu sync.Mutex
 	return eachImage(ctx, len(plan.Images), opts.jobs(), func(ctx context.Context, i int) error {
 		img := plan.Images[i]
@@ -237,17 +257,7 @@ func Retag(ctx context.Context, cfg *project.Config, plan *Plan, found map[strin
 			r.PlatformDigests = platformDigests(ex.Desc)
 			return nil
 		}
-		var art remote.Taggable
-		var err error
-		if ex.Desc.MediaType.IsIndex() {
-			art, err = ex.Desc.ImageIndex()
-		} else {
-			art, err = ex.Desc.Image()
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", ex.Ref, err)
-		}
-		pub, err := pusher.Push(ctx, art, img.Refs, po)
+		pub, err := pusher.Push(ctx, arts[i], img.Refs, po)
 		if err != nil {
 			return fmt.Errorf("tagging %s: %w", img.Name, err)
 		}
