@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -68,6 +69,9 @@ written; if one cannot be replaced, those already replaced are put back.`,
 					return err
 				}
 				a.debugSkipped(targets)
+				// Reading manifests allocates a few times their size and
+				// keeps little: fewer collections pay for the headroom.
+				defer debug.SetGCPercent(debug.SetGCPercent(400))
 				changes, err := manifest.PlanTargets(ctx, targets, images)
 				if err != nil {
 					return fmt.Errorf("reading manifests: %w", err)
