@@ -149,19 +149,7 @@ func TestScanCases(t *testing.T) {
 // kustomize tree, a plain folder and a Helm chart), with a Dockerfile
 // added at its root.
 func TestScanRealWorld(t *testing.T) {
-	// The collection sits beside the checkout (or beside the folder of
-	// worktrees); it is read, never copied into the repository.
-	var src string
-	for _, up := range []string{"..", filepath.Join("..", "..")} {
-		p := filepath.Join(testenv.RepoRoot(t), up, "shared", "realworld", "in", "stefanprodan+podinfo")
-		if _, err := os.Stat(p); err == nil {
-			src = p
-			break
-		}
-	}
-	if src == "" {
-		t.Skip("no real-world manifests beside the checkout")
-	}
+	src := realWorld(t, "stefanprodan+podinfo")
 	dir := filepath.Join(t.TempDir(), "podinfo")
 	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 		t.Fatal(err)
@@ -216,4 +204,54 @@ func TestQuote(t *testing.T) {
 			t.Errorf("quote(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// TestScanRealWorldMicroservices: Online Boutique's manifests name its
+// eleven services both bare (kubernetes-manifests/, rewritten by
+// Skaffold) and with their registry (release/); with a Dockerfile per
+// service under src/, the registry is the one the full references use.
+func TestScanRealWorldMicroservices(t *testing.T) {
+	src := realWorld(t, "GoogleCloudPlatform+microservices-demo")
+	dir := filepath.Join(t.TempDir(), "boutique")
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	services := []string{"adservice", "cartservice", "checkoutservice", "currencyservice", "emailservice", "frontend",
+		"loadgenerator", "paymentservice", "productcatalogservice", "recommendationservice", "shippingservice"}
+	files := map[string]string{}
+	for _, s := range services {
+		files["src/"+s+"/Dockerfile"] = "FROM scratch\n"
+	}
+	write(t, dir, files)
+	p, err := Scan(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Images) != len(services) {
+		t.Fatalf("images = %+v", p.Images)
+	}
+	if want := "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo"; p.Registry != want {
+		t.Errorf("registry = %q, want %q (%d of %d)", p.Registry, want, p.Votes, p.Total)
+	}
+	if p.Votes != p.Total {
+		t.Errorf("bare names voted: %d of %d", p.Votes, p.Total)
+	}
+	if _, err := Render(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// realWorld finds a folder of the public manifests collection that sits
+// beside the checkout (or beside the folder of worktrees); it is read,
+// never copied into the repository.
+func realWorld(t *testing.T, name string) string {
+	t.Helper()
+	for _, up := range []string{"..", filepath.Join("..", "..")} {
+		p := filepath.Join(testenv.RepoRoot(t), up, "shared", "realworld", "in", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("no real-world manifests beside the checkout")
+	return ""
 }

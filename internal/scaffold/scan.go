@@ -388,6 +388,11 @@ func topFolders(files []string) (dirs, rootFiles []string) {
 func (p *Project) inferRegistry() {
 	votes := map[string]int{}
 	for _, s := range p.refs {
+		if !explicitRegistry(s) {
+			// "frontend" or "team/web": a placeholder another tool
+			// rewrites (Skaffold, kustomize), not a registry in use.
+			continue
+		}
 		ref, err := name.ParseReference(s)
 		if err != nil {
 			continue
@@ -419,6 +424,13 @@ func (p *Project) inferRegistry() {
 			p.Registry, p.Votes = base, n
 		}
 	}
+}
+
+// explicitRegistry reports whether a reference names its registry, as
+// "ghcr.io/acme/web" and "localhost:5000/web" do and "web" does not.
+func explicitRegistry(ref string) bool {
+	first, _, ok := strings.Cut(ref, "/")
+	return ok && (strings.ContainsAny(first, ".:") || first == "localhost")
 }
 
 // keepOwnValues drops values rules for images that are not the project's,
