@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/slipway-build/slipway/internal/sign"
 	"github.com/slipway-build/slipway/manifest"
+	"github.com/slipway-build/slipway/pusher"
 )
 
 // newRegistry serves an in-memory registry on loopback, with or without
@@ -439,5 +442,61 @@ func TestPromoteRefusesMovedSignatureTag(t *testing.T) {
 	}
 	if d, _ := headDigest(t, dst.Tag(cosignTag(src.digest, "sig"))); d != digestOf(t, src.sig) {
 		t.Errorf("a refused promote moved the .sig to %s", d)
+	}
+}
+
+// flaky answers 503 to the first request of each kind (method and
+// endpoint: manifests, blobs, uploads) but the ping, and counts them.
+type flaky struct {
+	h    http.Handler
+	mu   sync.Mutex
+	seen map[string]bool
+	bad  int
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	kind := r.Method
+	for _, e := range []string{"/blobs/uploads/", "/blobs/", "/manifests/"} {
+		if strings.Contains(r.URL.Path, e) {
+			kind += " " + e
+			break
+		}
+	}
+	f.mu.Lock()
+	fail := !f.seen[kind] && kind != r.Method // the ping is left alone
+
+	f.seen[kind] = true
+	if fail {
+		f.bad++
+	}
+	f.mu.Unlock()
+	if fail {
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	f.h.ServeHTTP(w, r)
+}
+
+func TestPromoteRetriesTransientFailures(t *testing.T) {
+	ctx := context.Background()
+	src := release(t, mustRepo(t, newRegistry(t, false)+"/staging/web"))
+	f := &flaky{h: registry.New(registry.Logger(discardLogger())), seen: map[string]bool{}}
+	s := httptest.NewServer(f)
+	t.Cleanup(s.Close)
+	dst := mustRepo(t, strings.TrimPrefix(s.URL, "http://")+"/prod/web")
+	ropts, err := pusher.RemoteOptions(pusher.Options{Retries: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := Image{Source: src.repo.Digest(src.digest.String()), Dest: dst, Tags: []string{"1.0"}}
+	if _, err := Run(ctx, []Image{img}, Options{Remote: ropts}); err != nil {
+		t.Fatalf("with the first request of each kind failing: %v", err)
+	}
+	// HEAD and PUT of manifests, HEAD of blobs, POST, PATCH and PUT of uploads.
+	if f.bad < 5 {
+		t.Fatalf("the destination failed only %d requests", f.bad)
+	}
+	if d, _ := headDigest(t, dst.Tag("1.0")); d != src.digest {
+		t.Errorf("1.0 is %s", d)
 	}
 }
