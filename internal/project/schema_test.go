@@ -684,6 +684,7 @@ func TestSchemaBadFixtures(t *testing.T) {
 			"/images/0/cache/from", "/images/0/platforms/0", "/images/0/secrets/0", "/images/0/secrets/1",
 			"/manifests/0", "/manifests/0/pin", "/manifests/1/pullPolicy", "/manifests/1/rules/0", "/registry",
 		}},
+		"verify.yaml":      {paths: []string{"/verify/nodes", "/verify/platforms/1"}, why: "a registry with a scheme is checked by Load"},
 		"wrong-types.yaml": {paths: []string{"/images/0/args", "/images/0/platforms", "/sign/tlog", "/tags"}},
 	}
 	s := loadSchema(t)
