@@ -48,6 +48,10 @@ func Attest(ctx context.Context, cfg *project.Config, s *sign.Signer, targets []
 	}
 	for _, t := range targets {
 		r := rep.Upsert(t.Name)
+		if r.Skipped {
+			// Not built by this run: the release that built it attested it.
+			continue
+		}
 		repo := t.Digest.Context()
 		platforms := attestPlatforms(r, t.Digest)
 		put := func(kind string, d name.Digest, stmt []byte) error {
