@@ -205,6 +205,13 @@ func TestAttestations(t *testing.T) {
 	if amd == "" || arm == "" {
 		t.Fatalf("platforms: %v", img.PlatformDigests)
 	}
+	kinds := map[string]int{}
+	for _, a := range img.Attested {
+		kinds[a.Type]++
+	}
+	if kinds["provenance"] != 3 || kinds["sbom"] != 2 || kinds["vuln"] != 2 {
+		t.Errorf("report lists attestations %v, want provenance 3 (index and platforms), sbom 2, vuln 2", kinds)
+	}
 
 	// The pushed index holds the two platforms and nothing else.
 	idx, err := remote.Index(mustTag(t, repo+":latest"))
@@ -289,8 +296,8 @@ func TestAttestations(t *testing.T) {
 	if got := count(); got["index"] != want["index"] || got["amd"] != want["amd"] || got["arm"] != want["arm"] {
 		t.Errorf("attestations stored %v, want %v", got, want)
 	}
-	// A second release adds no duplicate.
-	r = slipway(t, p.dir, p.env, "release", "--progress", "quiet", "--report", reportPath)
+	// A second release (rebuilt, not skipped) adds no duplicate.
+	r = slipway(t, p.dir, p.env, "release", "--no-skip", "--progress", "quiet", "--report", reportPath)
 	if r.code != 0 {
 		t.Fatalf("second release: exit %d\n%s", r.code, r.stderr)
 	}
