@@ -14,8 +14,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/util/bklog"
+	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/slipway-build/slipway/internal/store"
 )
@@ -302,6 +305,7 @@ func (run *fleetRun) buildImage(ctx context.Context, r Request) (Result, error) 
 				var be *BuildError
 				if run.nodes && errors.As(err, &be) && be.Node == "" {
 					be.Node = pt.m.name
+					be.Err = goneError(be.Err)
 				}
 				once.Do(func() { first = err })
 				pcancel(err)
@@ -403,4 +407,18 @@ func platformManifests(stage *store.Staging, d v1.Descriptor) ([]v1.Descriptor, 
 	out := v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size,
 		Platform: &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}}
 	return []v1.Descriptor{out}, nil
+}
+
+// goneError says plainly that a daemon went away (killed, evicted, its
+// connection cut) instead of gRPC's "failed to receive status: rpc error:
+// code = Unavailable desc = ...".
+func goneError(err error) error {
+	if grpcerrors.Code(err) != codes.Unavailable {
+		return err
+	}
+	var st interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &st) && st.GRPCStatus().Message() != "" {
+		return fmt.Errorf("the BuildKit daemon stopped answering: %s", st.GRPCStatus().Message())
+	}
+	return fmt.Errorf("the BuildKit daemon stopped answering: %w", err)
 }

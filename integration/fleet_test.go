@@ -213,12 +213,11 @@ images:
 		_ = cmd.Process.Kill()
 		t.Fatal("release did not end after its arm64 node died")
 	}
-	t.Logf("release with a dead node:\n%s", res.stderr)
 	if res.code != 1 {
 		t.Errorf("release with a dead node: exit %d, want 1\n%s", res.code, res.stderr)
 	}
-	if !strings.Contains(res.stderr, arm.Addr) {
-		t.Errorf("the error does not name the node that failed:\n%s", res.stderr)
+	if !strings.Contains(res.stderr, "building web on "+arm.Addr+": the BuildKit daemon stopped answering") {
+		t.Errorf("the error does not say which node went away:\n%s", res.stderr)
 	}
 	if after := listTags(t, tag.Repository); strings.Join(after, " ") != strings.Join(tagsBefore, " ") {
 		t.Errorf("tags after the failed release %v, before %v", after, tagsBefore)
