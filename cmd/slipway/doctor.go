@@ -23,7 +23,8 @@ for a private one (with rootlesskit and user namespaces when not root),
 and each daemon of buildkit.nodes answers;
 every repository the project pushes to answers GET /v2/ and gives a push
 token and its tag list with the local credentials (nothing is written);
-the signing key opens, with COSIGN_PASSWORD set or not. Exits 1 when any
+the signing key opens, with COSIGN_PASSWORD set or not; trivy is found
+(with its offline database, scan.db) when scan: is set. Exits 1 when any
 check is an error.`,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			format := fs.String("format", "text", "output format: text or json")

@@ -221,3 +221,37 @@ func TestBuildkitNodes(t *testing.T) {
 		t.Error("OK with a dead node")
 	}
 }
+
+func TestScanner(t *testing.T) {
+	dir := t.TempDir()
+	cfg := func(scan string) {
+		writeFile(t, filepath.Join(dir, "slipway.yaml"), "registry: 127.0.0.1:1/x\nimages:\n  - name: web\n"+scan)
+	}
+	// A PATH without trivy.
+	empty := t.TempDir()
+	t.Setenv("PATH", empty)
+	cfg("")
+	want(t, find(t, Run(context.Background(), env(dir, nil)), "scanner"), Skipped, "scan: is not set", "")
+	cfg("scan:\n  skip: true\n")
+	want(t, find(t, Run(context.Background(), env(dir, nil)), "scanner"), Skipped, "scan.skip", "")
+	cfg("scan:\n  fail-on: HIGH\n")
+	r := Run(context.Background(), env(dir, nil))
+	want(t, find(t, r, "scanner"), Error, "trivy not found", "Trivy")
+	if r.OK {
+		t.Error("OK without the scanner")
+	}
+
+	// A trivy on PATH: found and asked for its version.
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "trivy"), "#!/bin/sh\necho 'Version: 0.74.0'\n")
+	if err := os.Chmod(filepath.Join(bin, "trivy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+"/usr/bin:/bin")
+	want(t, find(t, Run(context.Background(), env(dir, nil)), "scanner"), Warning, "Version: 0.74.0; no scan.db", "scan.db")
+	db := filepath.Join(dir, "trivy-cache")
+	cfg("scan:\n  db: " + db + "\n")
+	want(t, find(t, Run(context.Background(), env(dir, nil)), "scanner"), Error, "holds no db/trivy.db", "download-db-only")
+	writeFile(t, filepath.Join(db, "db", "trivy.db"), "")
+	want(t, find(t, Run(context.Background(), env(dir, nil)), "scanner"), OK, "offline database in "+db, "")
+}
