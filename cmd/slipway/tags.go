@@ -48,13 +48,15 @@ func (a *app) plan(ctx context.Context, only, registries []string, dirty bool) (
 	if err != nil {
 		return nil, err
 	}
-	return a.planWith(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, RecordDirty: dirty})
+	return a.planWith(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, RecordDirty: dirty, TagsOnly: !dirty})
 }
 
 // planFor renders the plan of a loaded project, printing its warnings. The
-// work tree's status is read when a tag depends on it or a report records it.
+// work tree's status is read when a tag depends on it or a report records
+// it; a push that writes no report needs git only for its tags.
 func (a *app) planFor(ctx context.Context, cfg *project.Config, only, registries []string) (*release.Plan, error) {
-	return a.planWith(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, RecordDirty: a.report != ""})
+	return a.planWith(ctx, cfg, release.PlanOptions{Only: only, Registries: registries, RecordDirty: a.report != "",
+		TagsOnly: a.cmd == "push" && a.report == ""})
 }
 
 // hidePlan masks the plan's build secrets and registry credentials in

@@ -74,6 +74,10 @@ type PlanOptions struct {
 	// tag template depends on it, for a record of the run (false: only when
 	// a template needs it).
 	RecordDirty bool
+	// TagsOnly says the run uses the git facts for nothing but the tags (no
+	// report, no build metadata, no signature annotations): when no template
+	// reads a git fact, git is not run and Plan.Facts holds only BuildNumber.
+	TagsOnly bool
 	// DirtyFiles, when not nil, judges each image on its own inputs: the
 	// image is dirty only when it has an entry. When nil, every image
 	// takes the facts' Dirty.
@@ -197,8 +201,9 @@ func (e *usageErr) Unwrap() error { return e.error }
 func (e *usageErr) ExitCode() int { return 2 }
 
 // PlanProject reads the git facts of the project folder and makes the plan.
-// git runs once for the facts of HEAD, and once more for the work tree's
-// status only when a tag template depends on it or opts.RecordDirty asks.
+// git runs once for the facts of HEAD (not at all with opts.TagsOnly when no
+// template reads a git fact), and once more for the work tree's status only
+// when a tag template depends on it or opts.RecordDirty asks.
 func PlanProject(ctx context.Context, cfg *project.Config, opts PlanOptions) (*Plan, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
@@ -216,6 +221,9 @@ func PlanProject(ctx context.Context, cfg *project.Config, opts PlanOptions) (*P
 		}
 	}
 	need := tagging.TemplateNeeds(templates)
+	if opts.TagsOnly && !need.Git {
+		return MakePlan(cfg, tagging.EnvFacts(opts.Getenv), opts)
+	}
 	facts, err := tagging.HeadFacts(ctx, cfg.Dir, opts.Getenv, need.Describe)
 	if err != nil {
 		return nil, fmt.Errorf("reading git facts of %s: %w", cfg.Dir, err)

@@ -68,3 +68,26 @@ func TestPlanProjectReadsStatusWhenNeeded(t *testing.T) {
 		}
 	}
 }
+
+// A run that uses git only for its tags runs no git when no tag reads a
+// git fact; the build number still comes from the environment.
+func TestPlanProjectTagsOnlyRunsNoGit(t *testing.T) {
+	dir := gitRepo(t)
+	t.Setenv("PATH", t.TempDir()) // no git to be found: running it would fail
+	cfg, err := project.Parse("slipway.yaml", dir, []byte("registry: r.example.com\ntags: [fixed, '{{.BuildNumber}}']\nimages:\n  - name: app\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) string { return map[string]string{"BUILD_NUMBER": "7"}[k] }
+	plan, err := PlanProject(context.Background(), cfg, PlanOptions{TagsOnly: true, Getenv: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan.Images[0].Tags, ","); got != "fixed,7" || plan.Facts.InRepo {
+		t.Errorf("tags %q, InRepo %v; want fixed,7 without git facts", got, plan.Facts.InRepo)
+	}
+	// Without TagsOnly the facts are read, which here fails for want of git.
+	if _, err := PlanProject(context.Background(), cfg, PlanOptions{Getenv: env}); err == nil {
+		t.Error("PlanProject without TagsOnly ran without git")
+	}
+}

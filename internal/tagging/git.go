@@ -47,7 +47,7 @@ func HeadFacts(ctx context.Context, dir string, getenv func(string) string, desc
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	f := Facts{BuildNumber: SafeTag(firstEnv(getenv, "GITHUB_RUN_NUMBER", "CI_PIPELINE_IID", "BUILD_NUMBER"))}
+	f := EnvFacts(getenv)
 	wrap := func(err error) (Facts, error) {
 		return Facts{}, fmt.Errorf("reading git facts in %s: %w", dir, err)
 	}
@@ -116,6 +116,15 @@ func HeadFacts(ctx context.Context, dir string, getenv func(string) string, desc
 		f.Describe = tagSafe(d)
 	}
 	return f, nil
+}
+
+// EnvFacts are the facts that need no git: the build number from the CI
+// environment (getenv; nil means os.Getenv). InRepo is false.
+func EnvFacts(getenv func(string) string) Facts {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return Facts{BuildNumber: SafeTag(firstEnv(getenv, "GITHUB_RUN_NUMBER", "CI_PIPELINE_IID", "BUILD_NUMBER"))}
 }
 
 // noHead explains a failed `git log HEAD` in a repository: no commit yet

@@ -7,6 +7,8 @@ import (
 
 // Needs are the costlier git facts a set of tag templates reads.
 type Needs struct {
+	// Git: a template reads a fact that comes from git (all but .BuildNumber).
+	Git bool
 	// Describe: a template reads .Describe, which makes git walk history.
 	Describe bool
 	// Dirty: a template reads .Dirty or a fact of the commit, so Render's
@@ -29,11 +31,12 @@ func TemplateNeeds(templates []string) Needs {
 	for _, text := range templates {
 		t, err := template.New("tag").Funcs((&renderState{}).funcs()).Parse(text)
 		if err != nil || t.Tree == nil {
-			return Needs{Describe: true, Dirty: true}
+			return Needs{Git: true, Describe: true, Dirty: true}
 		}
 		for _, tt := range t.Templates() {
 			if tt.Tree != nil {
 				walkFields(tt.Tree.Root, func(field string) {
+					n.Git = n.Git || field == "Branch" || field == "Dirty" || commitFacts[field]
 					n.Describe = n.Describe || field == "Describe"
 					n.Dirty = n.Dirty || field == "Dirty" || commitFacts[field]
 				})
