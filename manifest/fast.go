@@ -148,7 +148,7 @@ type fastParser struct {
 	cs, ce int // its start and content end
 	ascii  bool
 
-	mem *treeMem
+	mem   *treeMem
 	tmp   []*node
 	depth int // collections open, kept well below yaml.v3's limit
 }
