@@ -60,6 +60,7 @@ type Plan struct {
 	Warnings []string
 
 	inputsDone bool // PrepareInputs ran
+	dirtyKnown bool // each image's DirtyFiles were read
 }
 
 // PlanOptions tune MakePlan.
@@ -113,6 +114,7 @@ func MakePlan(cfg *project.Config, facts tagging.Facts, opts PlanOptions) (*Plan
 		override = append(override, project.Registry{URL: r})
 	}
 	plan := &Plan{Facts: facts}
+	plan.dirtyKnown = opts.DirtyFiles != nil
 	ps := &project.Problems{File: cfg.File}
 	for _, img := range selected {
 		regs := cfg.RegistriesFor(img)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -197,24 +198,46 @@ func (st Stages) release(ctx context.Context, cfg *project.Config, plan *Plan, p
 			return nil, err
 		}
 	}
-	// Only what changed is built; when nothing did, no BuildKit is reached.
-	if build := withoutImages(plan, found); len(build.Images) > 0 {
+	// The unchanged images are tagged while the others build; when nothing
+	// changed, no BuildKit is reached.
+	var retagErr error
+	var retagSecs float64
+	retagDone := make(chan struct{})
+	retag := len(found) > 0 && st.Retag != nil
+	if retag {
+		go func() {
+			defer close(retagDone)
+			start := time.Now()
+			retagErr = st.Retag(ctx, onlyImages(plan, found), found, rep)
+			retagSecs = time.Since(start).Seconds()
+		}()
+	} else {
+		close(retagDone)
+	}
+	buildErr := func() error {
+		build := withoutImages(plan, found)
+		if len(build.Images) == 0 {
+			return nil
+		}
 		if err := rep.Time("build", func() error { return st.Build(ctx, build, rep) }); err != nil {
-			return nil, err
+			return err
 		}
 		if scanner != nil {
 			if err := rep.Time("scan", func() error { return scanner.Scan(ctx, build, rep) }); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		if err := rep.Time("push", func() error { return st.Push(ctx, build, rep) }); err != nil {
-			return nil, err
-		}
+		return rep.Time("push", func() error { return st.Push(ctx, build, rep) })
+	}()
+	<-retagDone
+	if retag {
+		rep.Stages = append(rep.Stages, report.Stage{Name: "retag", Seconds: retagSecs})
 	}
-	if len(found) > 0 && st.Retag != nil {
-		if err := rep.Time("retag", func() error { return st.Retag(ctx, onlyImages(plan, found), found, rep) }); err != nil {
-			return nil, err
-		}
+	if buildErr != nil {
+		return nil, buildErr
+	}
+	if retagErr != nil {
+		return nil, retagErr
 	}
 	if signer != nil {
 		if err := rep.Time("sign", func() error {

@@ -27,9 +27,16 @@ func FindSources(ctx context.Context, cfg *project.Config, plan *Plan, opts Opti
 	for i, img := range plan.Images {
 		images[i] = img.Config
 	}
-	dirty, err := dirtyFiles(ctx, cfg, images, own)
-	if err != nil {
-		return fmt.Errorf("reading the state of the build inputs: %w", err)
+	dirty := map[string][]string{}
+	if plan.dirtyKnown {
+		for _, img := range plan.Images {
+			dirty[img.Name] = img.DirtyFiles
+		}
+	} else {
+		var err error
+		if dirty, err = dirtyFiles(ctx, cfg, images, own); err != nil {
+			return fmt.Errorf("reading the state of the build inputs: %w", err)
+		}
 	}
 	ins := Inputs(cfg, images, own)
 	// git refuses pathspecs outside the work tree (a report in /tmp).
