@@ -50,9 +50,15 @@ beside slipway or on PATH.`,
 				if err != nil {
 					return err
 				}
-				plan, err := a.planFor(ctx, cfg, args, nil)
+				// A scan needs the images' names only, not the git facts
+				// of their tags.
+				images, err := release.Select(cfg, args)
 				if err != nil {
 					return err
+				}
+				plan := &release.Plan{}
+				for _, img := range images {
+					plan.Images = append(plan.Images, release.PlannedImage{Name: img.Name, Config: img})
 				}
 				so, err := release.FindScanner(cfg, opts)
 				if err != nil {
@@ -62,7 +68,6 @@ beside slipway or on PATH.`,
 					so.FailOn = strings.ToUpper(failOn)
 				}
 				rep := a.newReport("scan")
-				release.RecordPlan(plan, rep)
 				var results []scan.Result
 				err = rep.Time("scan", func() error {
 					var err error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -77,10 +78,14 @@ func FindScanner(cfg *project.Config, opts Options) (scan.Options, error) {
 	return so, nil
 }
 
+// scanJobs is how many platform images are scanned at once: Trivy uses
+// every core itself, and two overlap one's reading with the other's work.
+const scanJobs = 2
+
 // Scan scans every platform image of the plan's images in the store,
 // records the results in rep and keeps Trivy's reports as sidecars for
 // the attestations. It returns a *ScanFailedError when a finding fails the
-// scan; every image is scanned either way.
+// scan; every image is scanned either way. Results are in plan order.
 func Scan(ctx context.Context, cfg *project.Config, plan *Plan, so scan.Options, opts Options, rep *report.Report) ([]scan.Result, error) {
 	dir := opts.storeDir(cfg)
 	first := "(any)"
@@ -91,38 +96,73 @@ func Scan(ctx context.Context, cfg *project.Config, plan *Plan, so scan.Options,
 	if err != nil {
 		return nil, err
 	}
-	var all, failing []scan.Result
+	var targets []scan.Target
 	for _, img := range plan.Images {
-		targets, err := scan.Targets(st, img.Name)
+		ts, err := scan.Targets(st, img.Name)
 		if errors.Is(err, store.ErrNotFound) {
-			return all, &NotBuiltError{Image: img.Name, Store: dir}
+			return nil, &NotBuiltError{Image: img.Name, Store: dir}
 		}
 		if err != nil {
-			return all, fmt.Errorf("scanning %s: %w", img.Name, err)
+			return nil, fmt.Errorf("scanning %s: %w", img.Name, err)
 		}
-		r := rep.Upsert(img.Name)
-		r.Scans = r.Scans[:0]
-		for _, t := range targets {
-			res, err := scan.Scan(ctx, st, t, so)
-			if err != nil {
-				return all, err
+		targets = append(targets, ts...)
+	}
+	results := make([]scan.Result, len(targets))
+	errs := make([]error, len(targets))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, scanJobs)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
 			}
-			all = append(all, res)
-			if h, err := v1.NewHash(t.Digest); err == nil {
-				if err := st.PutSidecar(h, SidecarScan, res.Raw); err != nil {
-					return all, err
+			results[i], errs[i] = scan.Scan(ctx, st, t, so)
+			if errs[i] == nil {
+				if h, err := v1.NewHash(t.Digest); err == nil {
+					errs[i] = st.PutSidecar(h, SidecarScan, results[i].Raw)
 				}
 			}
-			r.Scans = append(r.Scans, scanReport(res))
-			if !res.Passed() {
-				failing = append(failing, res)
+			if errs[i] != nil {
+				cancel()
 			}
+		}()
+	}
+	wg.Wait()
+	var failing []scan.Result
+	for i, res := range results {
+		if errs[i] != nil {
+			continue
+		}
+		r := rep.Upsert(res.Image)
+		if i == 0 || results[i-1].Image != res.Image {
+			r.Scans = r.Scans[:0]
+		}
+		r.Scans = append(r.Scans, scanReport(res))
+		if !res.Passed() {
+			failing = append(failing, res)
 		}
 	}
-	if len(failing) > 0 {
-		return all, &ScanFailedError{FailOn: so.FailOn, Results: failing}
+	// The first real failure, not the cancellations it caused.
+	var firstErr error
+	for _, err := range errs {
+		if err != nil && (firstErr == nil || errors.Is(firstErr, context.Canceled) && !errors.Is(err, context.Canceled)) {
+			firstErr = err
+		}
 	}
-	return all, nil
+	if firstErr != nil {
+		return results, firstErr
+	}
+	if len(failing) > 0 {
+		return results, &ScanFailedError{FailOn: so.FailOn, Results: failing}
+	}
+	return results, nil
 }
 
 func scanReport(res scan.Result) report.Scan {
