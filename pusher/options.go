@@ -21,12 +21,18 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Options tune Push and Login. The zero value is ready to use.
 type Options struct {
 	// Jobs is how many blobs are uploaded at once. Default 4.
 	Jobs int
+
+	// Guard, when set, is given the tags found pointing at another digest
+	// than the artifact's, before anything is sent; an error from it stops
+	// the push there, with nothing written. Default: none (tags move).
+	Guard func(moves []Move) error
 
 	// Retries is how many times one operation (a request, or the requests
 	// of one blob upload) is tried in all when it fails for a transient
@@ -108,4 +114,10 @@ func (o Options) withDefaults() Options {
 		o.backoff = 250 * time.Millisecond
 	}
 	return o
+}
+
+// Move is a tag that already points at another digest than the one pushed.
+type Move struct {
+	Ref      name.Tag
+	Old, New string
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -262,21 +264,35 @@ func (s *session) client(ctx context.Context, repo name.Repository, scopes []str
 // lookTags finds the tags that already point at the digest, one lookup each,
 // without retries: a failed lookup only means the tag is written as usual.
 func (s *session) lookTags(ctx context.Context, p *plan, regs []*regTarget) error {
-	g, ctx := errgroup.WithContext(ctx)
+	var mu sync.Mutex
+	var moves []Move
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.o.Jobs)
 	for _, rt := range regs {
 		for _, pt := range rt.repos {
 			pt.tagged = make([]bool, len(pt.tags))
 			for i, tag := range pt.tags {
 				g.Go(func() error {
-					got, err := pt.c.resolve(ctx, tag)
+					got, err := pt.c.resolve(gctx, tag)
 					pt.tagged[i] = err == nil && got == p.top.digest
-					return ctx.Err()
+					if err == nil && got != p.top.digest && s.o.Guard != nil {
+						mu.Lock()
+						moves = append(moves, Move{Ref: pt.repo.Tag(tag), Old: got.String(), New: p.top.digest.String()})
+						mu.Unlock()
+					}
+					return gctx.Err()
 				})
 			}
 		}
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if len(moves) > 0 {
+		sort.Slice(moves, func(i, j int) bool { return moves[i].Ref.String() < moves[j].Ref.String() })
+		return s.o.Guard(moves)
+	}
+	return nil
 }
 
 // pushBlobs makes every blob present in every repository. Blobs go in

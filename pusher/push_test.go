@@ -419,3 +419,39 @@ func TestProgressAndDebugLog(t *testing.T) {
 		}
 	}
 }
+
+// A guard sees the tags that would move before anything is sent, and can
+// stop the push with every tag as it was.
+func TestGuardStopsAMoveBeforeAnythingIsSent(t *testing.T) {
+	reg := newFakeRegistry(t, nil)
+	first, second := randomImage(t, 512, 1), randomImage(t, 512, 1)
+	refs := []name.Tag{reg.ref(t, "app:v1"), reg.ref(t, "app:latest")}
+	if _, err := Push(context.Background(), first, refs, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := first.Digest()
+	d2, _ := second.Digest()
+	stop := errors.New("refused")
+	var seen []Move
+	opts := testOptions()
+	opts.Guard = func(m []Move) error { seen = m; return stop }
+	if _, err := Push(context.Background(), second, refs, opts); !errors.Is(err, stop) {
+		t.Fatalf("err = %v, want the guard's", err)
+	}
+	if len(seen) != 2 || seen[0].Old != d1.String() || seen[0].New != d2.String() {
+		t.Errorf("guard saw %+v", seen)
+	}
+	for _, tag := range []string{"v1", "latest"} {
+		if got, _ := reg.resolveTag("app", tag); got != d1 {
+			t.Errorf("%s moved to %s", tag, got)
+		}
+	}
+	// A guard that lets it pass: the tags move.
+	opts.Guard = func([]Move) error { return nil }
+	if _, err := Push(context.Background(), second, refs, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := reg.resolveTag("app", "v1"); got != d2 {
+		t.Errorf("v1 = %s after an allowed move, want %s", got, d2)
+	}
+}

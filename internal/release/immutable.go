@@ -2,13 +2,12 @@ package release
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/slipway-build/slipway/pusher"
 )
 
 // MovedTag is a tag that names one commit or version and already points
@@ -51,11 +50,9 @@ func movedTags(ctx context.Context, plan *Plan, digests []string, insecure []str
 			}
 			desc, err := remote.Head(t, append(ro, remote.WithContext(ctx))...)
 			if err != nil {
-				var te *transport.Error
-				if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-					continue // a new tag
-				}
-				return nil, fmt.Errorf("checking whether %s exists: %w", ref, err)
+				// Not known: the push that follows reports the registry's
+				// trouble with its retries and hints.
+				continue
 			}
 			if d := desc.Digest.String(); d != digests[i] {
 				moved = append(moved, MovedTag{Ref: ref.String(), Old: d, New: digests[i]})
@@ -63,4 +60,34 @@ func movedTags(ctx context.Context, plan *Plan, digests []string, insecure []str
 		}
 	}
 	return moved, nil
+}
+
+// guard is the pusher's Guard for img: of the tags found pointing at
+// another digest, those that name one commit or version are refused when
+// refuse is set, else passed to warn; the others move by design.
+func guard(img PlannedImage, refuse bool, warn func(string)) func([]pusher.Move) error {
+	return func(moves []pusher.Move) error {
+		var moved []MovedTag
+		for _, m := range moves {
+			if img.Immutable[m.Ref.TagStr()] {
+				moved = append(moved, MovedTag{Ref: m.Ref.String(), Old: m.Old, New: m.New})
+			}
+		}
+		return refuseOrWarn(moved, refuse, warn)
+	}
+}
+
+func refuseOrWarn(moved []MovedTag, refuse bool, warn func(string)) error {
+	if len(moved) == 0 {
+		return nil
+	}
+	if refuse {
+		return &MovedTagsError{Tags: moved}
+	}
+	if warn != nil {
+		for _, m := range moved {
+			warn(fmt.Sprintf("%s moves from %s to %s: this tag names one commit or version, and the same commit was built with other inputs", m.Ref, m.Old, m.New))
+		}
+	}
+	return nil
 }

@@ -365,11 +365,15 @@ func Push(ctx context.Context, cfg *project.Config, plan *Plan, opts Options, re
 		}
 	}
 	po := PushOptions(cfg, opts)
-	if err := checkMoves(ctx, cfg, plan, arts, po, opts); err != nil {
-		return nil, err
-	}
+	refuse := cfg.ImmutableTags || opts.ImmutableTags
 	var out []pusher.Published
 	for i, img := range plan.Images {
+		// Tags that name one commit or version are checked by the pusher's
+		// own tag lookup, before it sends anything.
+		po := po
+		if len(img.Immutable) > 0 {
+			po.Guard = guard(img, refuse, opts.Warn)
+		}
 		pub, err := pusher.Push(ctx, arts[i], img.Refs, po)
 		if err != nil {
 			return out, fmt.Errorf("pushing %s: %w", img.Name, err)
@@ -413,18 +417,7 @@ func checkMoves(ctx context.Context, cfg *project.Config, plan *Plan, arts []rem
 	if err != nil {
 		return err
 	}
-	if len(moved) == 0 {
-		return nil
-	}
-	if cfg.ImmutableTags || opts.ImmutableTags {
-		return &MovedTagsError{Tags: moved}
-	}
-	if opts.Warn != nil {
-		for _, m := range moved {
-			opts.Warn(fmt.Sprintf("%s moves from %s to %s: this tag names one commit or version, and the same commit was built with other inputs", m.Ref, m.Old, m.New))
-		}
-	}
-	return nil
+	return refuseOrWarn(moved, cfg.ImmutableTags || opts.ImmutableTags, opts.Warn)
 }
 
 // GoneError is a push of a digest that a report names but the store no
