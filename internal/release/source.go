@@ -46,23 +46,30 @@ func FindSources(ctx context.Context, cfg *project.Config, plan *Plan, opts Opti
 			exclude = append(exclude, p)
 		}
 	}
-	return eachImage(ctx, len(plan.Images), 8, func(ctx context.Context, i int) error {
+	// Dirty images take HEAD; the others' last commits come from one walk.
+	var sets [][]string
+	var which []int
+	for i := range plan.Images {
 		img := &plan.Images[i]
 		if len(dirty[img.Name]) > 0 {
 			img.Source = tagging.Source{Commit: f.Commit, Time: f.CommitTime, Dirty: true}
-			return nil
+			continue
 		}
 		paths := []string{ins[i].Context, ins[i].Dockerfile}
 		if ig := ins[i].IgnoreFile(); ig != "" {
 			paths = append(paths, ig)
 		}
-		src, err := tagging.LastChange(ctx, cfg.Dir, f, paths, exclude)
-		if err != nil {
-			return fmt.Errorf("image %s: %w", img.Name, err)
-		}
-		img.Source = src
-		return nil
-	})
+		sets = append(sets, paths)
+		which = append(which, i)
+	}
+	srcs, err := tagging.LastChanges(ctx, cfg.Dir, f, sets, exclude)
+	if err != nil {
+		return fmt.Errorf("finding the commits of the build inputs: %w", err)
+	}
+	for j, i := range which {
+		plan.Images[i].Source = srcs[j]
+	}
+	return nil
 }
 
 // eachImage runs fn for 0..n-1, at most jobs at once; the first error

@@ -42,6 +42,33 @@ func TestLastChange(t *testing.T) {
 		{"no commit touches it", []string{"nothing"}, nil, Source{Commit: r.hash["bump"], Time: at(dateC)}},
 		{"outside the work tree", []string{os.TempDir()}, nil, Source{Commit: r.hash["bump"], Time: at(dateC)}},
 	}
+	// One walk for several images gives what one lookup each gives.
+	var sets [][]string
+	var want []Source
+	for _, tt := range tests[:5] { // the cases without excludes of their own share none
+		if tt.exclude == nil {
+			sets = append(sets, tt.paths)
+			want = append(want, tt.want)
+		}
+	}
+	many, err := LastChanges(t.Context(), r.dir, f, sets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if many[i] != want[i] {
+			t.Errorf("LastChanges[%d] (%v) = %+v, want %+v", i, sets[i], many[i], want[i])
+		}
+	}
+	excl, err := LastChanges(t.Context(), r.dir, f, [][]string{{"web"}, {"api"}}, []string{filepath.Join(r.dir, "web/deploy")})
+	if err != nil || excl[0] != (Source{Commit: r.hash["web"], Time: at(dateA)}) || excl[1] != (Source{Commit: r.hash["api"], Time: at(dateB)}) {
+		t.Errorf("LastChanges with an exclude = %+v, %v", excl, err)
+	}
+	// A path outside the work tree: each image on its own, as LastChange does.
+	out, err := LastChanges(t.Context(), r.dir, f, [][]string{{"api"}, {os.TempDir()}}, nil)
+	if err != nil || out[0] != (Source{Commit: r.hash["api"], Time: at(dateB)}) || out[1] != (Source{Commit: r.hash["bump"], Time: at(dateC)}) {
+		t.Errorf("LastChanges with a path outside = %+v, %v", out, err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := LastChange(t.Context(), r.dir, f, tt.paths, tt.exclude)
