@@ -389,6 +389,15 @@ func TestCommandLineText(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "unix://") || !strings.Contains(r.stderr, "tcp://") {
 		t.Errorf("a bad BUILDKIT_HOST scheme: exit %d\n%s", r.code, r.stderr)
 	}
+	// --buildkit-host is one daemon for everything: a platform no node
+	// declares is no longer a configuration error.
+	writeFiles(t, dir, map[string]string{"slipway.yaml": "registry: localhost:5000/team\nbuildkit:\n  nodes: [{host: \"unix:///nonexistent/s390x.sock\", platforms: [linux/s390x]}]\nimages: [{name: web, platforms: [linux/riscv64]}]\n"})
+	if r = slipway(t, dir, nil, "build"); r.code != 2 || !strings.Contains(r.stderr, "no buildkit.nodes entry declares linux/riscv64") {
+		t.Errorf("an undeclared platform: exit %d\n%s", r.code, r.stderr)
+	}
+	if r = slipway(t, dir, nil, "build", "--buildkit-host", "unix:///nonexistent/buildkitd.sock"); r.code == 2 || strings.Contains(r.stderr, "no buildkit.nodes entry declares") {
+		t.Errorf("an undeclared platform with --buildkit-host: exit %d\n%s", r.code, r.stderr)
+	}
 }
 
 // A tag that names a commit does not move silently: the second release of

@@ -87,6 +87,8 @@ type app struct {
 	term  io.Writer
 	mask  *logstream.Masker
 	jsonl *logstream.JSONLines
+	// buildkitHost is --buildkit-host, set by the commands that take it.
+	buildkitHost string
 	// reportOut receives the report with --report -; stdout's result
 	// lines then go to stderr, so that stdout is one JSON document.
 	reportOut io.Writer
@@ -111,7 +113,16 @@ func (a *app) loadProject() (*project.Config, error) {
 	if a.globals.dir != "" && !filepath.IsAbs(a.file) {
 		shown = filepath.Join(a.globals.dir, a.file)
 	}
-	return project.LoadNamed(a.path(a.file), shown, a.lookupEnv)
+	getenv := a.lookupEnv
+	if a.buildkitHost != "" { // --buildkit-host: one daemon for every platform
+		getenv = func(k string) (string, bool) {
+			if k == "BUILDKIT_HOST" {
+				return a.buildkitHost, true
+			}
+			return a.lookupEnv(k)
+		}
+	}
+	return project.LoadNamed(a.path(a.file), shown, getenv)
 }
 
 // stageOut is where a stage's messages go: with --progress rawjson, lines

@@ -81,6 +81,7 @@ func (a *app) options(p *pipelineFlags) (release.Options, error) {
 		return release.Options{}, a.usagef("--pin: %q is not one of tag, digest, tag+digest", p.pin)
 	}
 	host := p.buildkitHost
+	a.buildkitHost = p.buildkitHost
 	source := "--buildkit-host"
 	if host == "" {
 		host, source = a.getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"

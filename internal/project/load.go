@@ -95,7 +95,8 @@ func Parse(file, dir string, data []byte, getenv LookupEnv) (*Config, error) {
 	// once, but drop what validation says on a line that already has a
 	// decoding problem: it is usually the same mistake seen twice.
 	decoded := len(ps.Items)
-	validate(cfg, root, ps, d.failed)
+	_, hostSet := getenv("BUILDKIT_HOST")
+	validate(cfg, root, ps, d.failed, hostSet)
 	if decoded > 0 {
 		lines := map[int]bool{}
 		for _, p := range ps.Items[:decoded] {
@@ -131,7 +132,9 @@ func yamlErrorLine(err error) (int, string) {
 	return 0, "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")
 }
 
-func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool) {
+// hostSet says BUILDKIT_HOST (or --buildkit-host) names one daemon for
+// everything, so that no platform goes unbuilt.
+func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool, hostSet bool) {
 	at := func(p Position, format string, args ...any) {
 		ps.add(cfg.File, p.Line, p.Col, fmt.Sprintf(format, args...))
 	}
@@ -178,7 +181,7 @@ func validate(cfg *Config, root *yaml.Node, ps *Problems, failed map[string]bool
 		for j, p := range img.Platforms {
 			if err := validatePlatform(p); err != nil {
 				at(seqItemPos(imgNode, "platforms", j), "%s.platforms[%d]: %v", where, j, err)
-			} else if len(cfg.Buildkit.Nodes) > 0 && cfg.Buildkit.Host == "" && !cfg.Buildkit.Declares(p) && !nativePlatform(p) {
+			} else if len(cfg.Buildkit.Nodes) > 0 && cfg.Buildkit.Host == "" && !hostSet && !cfg.Buildkit.Declares(p) && !nativePlatform(p) {
 				at(seqItemPos(imgNode, "platforms", j), "%s.platforms[%d]: no buildkit.nodes entry declares %s, and there is no buildkit.host to build it (the private buildkitd builds %s only)",
 					where, j, p, platforms.Format(platforms.DefaultSpec()))
 			}

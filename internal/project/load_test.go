@@ -194,3 +194,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A platform no node declares is an error at load, unless BUILDKIT_HOST
+// (or --buildkit-host, passed the same way) names one daemon for all.
+func TestUndeclaredPlatformAndBuildkitHost(t *testing.T) {
+	const yaml = "registry: localhost:5000/t\nbuildkit:\n  nodes:\n    - {host: \"unix:///run/s390x.sock\", platforms: [linux/s390x]}\nimages:\n  - name: web\n    platforms: [linux/riscv64]\n"
+	_, err := Parse("slipway.yaml", t.TempDir(), []byte(yaml), nil)
+	if err == nil || !strings.Contains(err.Error(), "slipway.yaml:7:17: images[0].platforms[0]: no buildkit.nodes entry declares linux/riscv64") {
+		t.Fatalf("without a host: %v", err)
+	}
+	env := func(k string) (string, bool) {
+		if k == "BUILDKIT_HOST" {
+			return "tcp://buildkit.example.com:1234", true
+		}
+		return "", false
+	}
+	if _, err := Parse("slipway.yaml", t.TempDir(), []byte(yaml), env); err != nil {
+		t.Errorf("with BUILDKIT_HOST: %v", err)
+	}
+}
