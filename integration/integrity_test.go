@@ -2,6 +2,7 @@ package integration
 
 import (
 	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,11 +10,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"golang.org/x/sys/unix"
 
 	"github.com/slipway-build/slipway/internal/report"
 	"github.com/slipway-build/slipway/internal/store"
@@ -654,4 +657,51 @@ spec:
 			t.Errorf("tags after the flow: %s", r.stdout)
 		}
 	})
+}
+
+// On a terminal, stderr is masked and still a console: BuildKit's tty
+// display draws on it.
+func TestTTYProgressOnATerminal(t *testing.T) {
+	testenv.RequireTools(t, "buildkitd", "runc")
+	master, tty := openPTY(t)
+	go io.Copy(io.Discard, master) // drain the screen
+	dir := gitProject(t, map[string]string{
+		"slipway.yaml": "registry: localhost:5000/team\nimages: [{name: web}]\n",
+		"Dockerfile":   "FROM scratch\nCOPY a.txt /\n", "a.txt": "a\n",
+	})
+	for _, mode := range []string{"tty", "auto"} {
+		cmd := slipwayCmd(t, dir, cacheEnv(), "build", "--progress", mode)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, tty
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("build --progress %s on a terminal: %v", mode, err)
+		}
+		if !strings.HasPrefix(out.String(), "web sha256:") {
+			t.Errorf("build --progress %s printed %q", mode, out.String())
+		}
+	}
+}
+
+// openPTY opens a pseudo-terminal pair, skipping where there is none.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlocking pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("pseudo-terminal number: %v", err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("opening pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return master, tty
 }

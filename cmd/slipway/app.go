@@ -193,6 +193,9 @@ func run(ctx context.Context, args []string, s *streams, lookupEnv func(string) 
 	mask := logstream.NewMasker(s.stderr)
 	a := &app{streams: *s, lookupEnv: lookupEnv, term: s.stderr, mask: mask}
 	a.stderr = mask
+	if f, ok := s.stderr.(*os.File); ok {
+		a.stderr = logstream.NewFile(mask, f) // still a console for tty progress
+	}
 	err := dispatch(ctx, a, args)
 	code := renderError(ctx, a.stderr, err)
 	if a.jsonl != nil {

@@ -3,8 +3,12 @@ package logstream
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/containerd/console"
 )
 
 func TestMaskerMasksAcrossWrites(t *testing.T) {
@@ -86,4 +90,8 @@ func TestJSONLinesMasksBuildLogs(t *testing.T) {
 	if got := string(st.Logs[0].Data); got != "token is ***\n" {
 		t.Errorf("log data %q", got)
 	}
+}
+
+func TestFileIsAConsoleFile(t *testing.T) {
+	var _ console.File = NewFile(NewMasker(io.Discard), os.Stderr)
 }

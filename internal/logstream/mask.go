@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -117,3 +118,25 @@ func (m *Masker) Flush() error {
 	m.pending = m.pending[:0]
 	return err
 }
+
+// File is a Masker in front of a terminal. It is still a console to those
+// that draw on one (BuildKit's tty display takes a console.File), and its
+// writes are masked.
+type File struct {
+	*Masker
+	f *os.File
+}
+
+// NewFile masks what is written to the terminal f through m.
+func NewFile(m *Masker, f *os.File) *File { return &File{Masker: m, f: f} }
+
+func (f *File) Read(p []byte) (int, error) { return f.f.Read(p) }
+
+// Close flushes; the terminal itself is not this writer's to close.
+func (f *File) Close() error { return f.Flush() }
+
+// Fd is the terminal's descriptor, for size and mode queries.
+func (f *File) Fd() uintptr { return f.f.Fd() }
+
+// Name is the terminal's name.
+func (f *File) Name() string { return f.f.Name() }
