@@ -509,19 +509,19 @@ func TestSecretsAreMasked(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{TLS: true, Users: map[string]string{"ci": pushPassword}})
 	const token = "tok-3b9f1c2e7d"
 	dir := gitProject(t, map[string]string{
-		"slipway.yaml": fmt.Sprintf("registry:\n  - url: %s/team\n    ca_file: %q\nimages:\n  - name: web\n    secrets: [{id: token, env: API_TOKEN}, {id: npmrc, src: npmrc}]\n", reg.Host, reg.CAFile),
-		"Dockerfile":   "FROM " + base + "\nRUN --mount=type=secret,id=token --mount=type=secret,id=npmrc cat /run/secrets/token /run/secrets/npmrc; echo\n",
+		"slipway.yaml": fmt.Sprintf("registry:\n  - url: %s/team\n    ca_file: %q\nimages:\n  - name: web\n    args: {COSIGN_PASSWORD: \"${COSIGN_PASSWORD}\"}\n    secrets: [{id: token, env: API_TOKEN}, {id: npmrc, src: npmrc}]\n", reg.Host, reg.CAFile),
+		"Dockerfile":   "FROM " + base + "\nARG COSIGN_PASSWORD\nRUN --mount=type=secret,id=token --mount=type=secret,id=npmrc cat /run/secrets/token /run/secrets/npmrc; echo $COSIGN_PASSWORD\n",
 		".gitignore":   "npmrc\n",
 	})
 	writeFiles(t, dir, map[string]string{"npmrc": "//npm.example.com/:_authToken=npm-9d8c7b6a5f\n"})
-	env := append(cacheEnv(), "API_TOKEN="+token, "DOCKER_CONFIG="+dockerConfig(t, reg.Host, "ci", pushPassword))
+	env := append(cacheEnv(), "API_TOKEN="+token, "DOCKER_CONFIG="+dockerConfig(t, reg.Host, "ci", pushPassword), "COSIGN_PASSWORD=cosign-pw-51d0")
 	// rawjson first, while the push still has something to send.
 	for _, mode := range []string{"rawjson", "plain"} {
 		r := slipway(t, dir, env, "release", "--progress", mode, "--no-cache", "--no-skip", "--debug")
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d\n%s", mode, r.code, r.stderr)
 		}
-		for _, s := range []string{token, "npm-9d8c7b6a5f", pushPassword} {
+		for _, s := range []string{token, "npm-9d8c7b6a5f", pushPassword, "cosign-pw-51d0"} {
 			if strings.Contains(r.stderr, s) || strings.Contains(r.stdout, s) {
 				t.Errorf("%s: the secret %q was printed", mode, s)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/release"
+	"github.com/slipway-build/slipway/internal/sign"
 )
 
 func init() {
@@ -64,6 +65,7 @@ func (a *app) planFor(ctx context.Context, cfg *project.Config, only, registries
 func (a *app) hidePlan(cfg *project.Config, plan *release.Plan) {
 	if a.cmd != "tags" {
 		a.hide(release.Secrets(cfg, plan, release.Options{Getenv: a.getenv}))
+		a.hide([]string{a.getenv(sign.PasswordEnv)}) // the signing key's password
 	}
 }
 
