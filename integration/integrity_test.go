@@ -10,13 +10,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"golang.org/x/sys/unix"
 
 	"github.com/slipway-build/slipway/internal/report"
 	"github.com/slipway-build/slipway/internal/store"
@@ -663,7 +661,7 @@ spec:
 // display draws on it.
 func TestTTYProgressOnATerminal(t *testing.T) {
 	testenv.RequireTools(t, "buildkitd", "runc")
-	master, tty := openPTY(t)
+	master, tty := testenv.PTY(t)
 	go io.Copy(io.Discard, master) // drain the screen
 	dir := gitProject(t, map[string]string{
 		"slipway.yaml": "registry: localhost:5000/team\nimages: [{name: web}]\n",
@@ -680,28 +678,4 @@ func TestTTYProgressOnATerminal(t *testing.T) {
 			t.Errorf("build --progress %s printed %q", mode, out.String())
 		}
 	}
-}
-
-// openPTY opens a pseudo-terminal pair, skipping where there is none.
-func openPTY(t *testing.T) (master, tty *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
-	}
-	t.Cleanup(func() { master.Close() })
-	fd := int(master.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlocking pseudo-terminal: %v", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("pseudo-terminal number: %v", err)
-	}
-	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("opening pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { tty.Close() })
-	return master, tty
 }

@@ -232,8 +232,8 @@ func (a *app) promote(ctx context.Context, p *pipelineFlags, f promoteFlags, arg
 // else the one beside the project's sign.key; "" skips the check.
 func (a *app) promoteKey(flag string, cfg *project.Config) string {
 	k := flag
-	if k == "" && cfg.Sign != nil {
-		k = publicKeyFor(cfg.Sign.Key)
+	if k == "" {
+		k = cfg.Sign.PublicKey()
 	}
 	if k != "" && !strings.Contains(k, "://") {
 		k = a.path(k)

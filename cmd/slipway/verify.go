@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/slipway-build/slipway/internal/attest"
 	"github.com/slipway-build/slipway/internal/project"
 	"github.com/slipway-build/slipway/internal/release"
-	"github.com/slipway-build/slipway/internal/report"
 	"github.com/slipway-build/slipway/internal/sign"
 	"github.com/slipway-build/slipway/internal/verify"
 	"github.com/slipway-build/slipway/manifest"
@@ -173,37 +171,16 @@ func (a *app) verify(ctx context.Context, args []string, vf verifyFlags) error {
 }
 
 // signOptions are the signature settings of the flags and the project.
-func (a *app) signOptions(cfg *project.Config, vf verifyFlags, acc *access.Access) (keyRef string, opts sign.Options, err error) {
-	opts = sign.Options{Annotations: vf.annotations, TLog: vf.tlog}
-	keyRef = vf.key
+func (a *app) signOptions(cfg *project.Config, vf verifyFlags, acc *access.Access) (string, sign.Options, error) {
 	repo := vf.sigRepo
 	if repo == "" {
 		repo = a.getenv("COSIGN_REPOSITORY")
 	}
-	if cfg != nil && cfg.Sign != nil {
-		s := cfg.Sign
-		if keyRef == "" {
-			keyRef = publicKeyFor(s.Key)
-		}
-		if repo == "" {
-			repo = s.Repository
-		}
-		if !vf.tlogSet {
-			opts.TLog = s.TLog
-		}
-		opts.RekorURL = s.RekorURL
+	key, opts, err := verify.SignOptions(cfg, verify.SignSettings{Key: vf.key, Repository: repo, TLog: vf.tlog, TLogSet: vf.tlogSet, Annotations: vf.annotations}, acc, a.path)
+	if err != nil {
+		return "", opts, a.usagef("%v", err)
 	}
-	if keyRef != "" && !strings.Contains(keyRef, "://") {
-		keyRef = a.path(keyRef)
-	}
-	if repo != "" {
-		r, perr := acc.ParseReference(repo)
-		if perr != nil {
-			return "", opts, a.usagef("signature repository %q: %v", repo, perr)
-		}
-		opts.Repository = r.Context()
-	}
-	return keyRef, opts, nil
+	return key, opts, nil
 }
 
 // verifySignatures checks that each image carries a valid signature.
@@ -242,40 +219,20 @@ func (a *app) verifySignatures(ctx context.Context, cfg *project.Config, args []
 	if keyRef == "" {
 		keyRef = a.path("cosign.pub")
 	}
-	v, err := sign.LoadVerifier(ctx, keyRef)
+	v, attested, err := a.verifier(ctx, cfg, vf, keyRef, opts)
 	if err != nil {
-		return &hintError{err: err, hint: "give the public key with --key (a cosign.pub file or a KMS URI)"}
+		return err
 	}
-	var failed []string
-	for _, s := range refs {
-		ref, _ := acc.ParseReference(s)
-		res, err := v.Verify(ctx, ref, opts)
-		if err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			if reason := verifyReason(err); reason != "" {
-				fmt.Fprintf(a.stderr, "slipway: %s: %s\n", ref, reason)
-			} else {
-				fmt.Fprintf(a.stderr, "slipway: %v\n", err)
-			}
-			failed = append(failed, ref.String())
-			continue
-		}
-		if len(vf.attestations) > 0 {
-			if err := attest.Check(ctx, v, res.Digest, a.attestCheck(ctx, cfg, vf), opts); err != nil {
-				if ctx.Err() != nil {
-					return err
-				}
-				fmt.Fprintf(a.stderr, "slipway: %s: attestation: %v\n", ref, err)
-				failed = append(failed, ref.String())
-				continue
-			}
-		}
-		fmt.Fprintf(a.stdout, "%s@%s\n", ref, res.Digest.DigestStr())
+	parsed := make([]name.Reference, len(refs))
+	for i, s := range refs {
+		parsed[i], _ = acc.ParseReference(s)
 	}
-	if len(failed) > 0 {
-		return &exitError{msg: fmt.Sprintf("verify: %d of %d images failed", len(failed), len(refs)), code: 1}
+	results, err := verify.Signatures(ctx, v, parsed, opts, attested)
+	if err != nil {
+		return err
+	}
+	if failed := verify.WriteSignatures(a.stdout, a.stderr, results); failed > 0 {
+		return &exitError{msg: fmt.Sprintf("verify: %d of %d images failed", failed, len(refs)), code: 1}
 	}
 	return nil
 }
@@ -285,7 +242,7 @@ func (a *app) verifyManifests(ctx context.Context, cfg *project.Config, va verif
 	rep := a.newReport("verify")
 	res, err := a.runGate(ctx, cfg, va, vf, acc)
 	if err == nil {
-		rep.Findings = reportFindings(res)
+		rep.Findings = res.ReportFindings()
 		if res.Failed() {
 			err = &exitError{msg: fmt.Sprintf("verify: %s", plural(res.Errors, "image")+" failed"), code: 1}
 		}
@@ -299,36 +256,16 @@ func (a *app) runGate(ctx context.Context, cfg *project.Config, va verifyArgs, v
 		return nil, err
 	}
 	opts := verify.Options{Access: acc, Platforms: vf.platforms, RequireDigest: vf.requireDigest, Jobs: vf.jobs}
-	if cfg != nil && cfg.Verify != nil {
-		if len(opts.Platforms) == 0 {
-			opts.Platforms = cfg.Verify.Platforms
-		}
-		opts.Signed = cfg.Verify.Signed
-	}
-	if cfg != nil && len(opts.Signed) == 0 {
-		for _, r := range cfg.Registry {
-			opts.Signed = append(opts.Signed, r.URL)
-		}
-		for _, img := range cfg.Images {
-			for _, r := range img.Registry {
-				opts.Signed = append(opts.Signed, r.URL)
-			}
-		}
-	}
+	opts.ApplyProject(cfg)
 	keyRef, so, err := a.signOptions(cfg, vf, acc)
 	if err != nil {
 		return nil, err
 	}
 	if keyRef != "" {
-		v, err := sign.LoadVerifier(ctx, keyRef)
-		if err != nil {
-			return nil, &hintError{err: err, hint: "give the public key with --key (a cosign.pub file or a KMS URI)"}
+		if opts.Verifier, opts.Attested, err = a.verifier(ctx, cfg, vf, keyRef, so); err != nil {
+			return nil, err
 		}
-		opts.Verifier, opts.SignOptions = v, so
-		if len(vf.attestations) > 0 {
-			ac := a.attestCheck(ctx, cfg, vf)
-			opts.Attested = func(ctx context.Context, d name.Digest) error { return attest.Check(ctx, v, d, ac, so) }
-		}
+		opts.SignOptions = so
 		if len(opts.Signed) == 0 {
 			a.warnf("a key is given but no registry is named (slipway.yaml registry: or verify.signed:): no signature is required")
 		}
@@ -352,43 +289,18 @@ func (a *app) gateUses(ctx context.Context, cfg *project.Config, va verifyArgs) 
 		}
 		targets = ts
 	} else if len(va.paths) > 0 {
-		t, err := manifest.Discover(manifest.Source{Paths: va.paths, Options: manifest.Options{Rules: projectRules(cfg)}})
+		t, err := manifest.Discover(manifest.Source{Paths: va.paths, Options: manifest.Options{Rules: cfg.BumpRules()}})
 		if err != nil {
 			return nil, err
 		}
 		targets = []manifest.Target{t}
 	}
 	a.debugSkipped(targets)
-	uses, err := verify.FromTargets(ctx, targets, a.rel)
-	if err != nil {
-		return nil, fmt.Errorf("reading manifests: %w", err)
-	}
+	src := verify.Sources{Targets: targets, Refs: va.refs}
 	if va.stdin {
-		su, err := verify.FromStream("-", io.LimitReader(a.stdin, 256<<20))
-		if err != nil {
-			return nil, fmt.Errorf("reading manifests from stdin: %w", err)
-		}
-		uses = append(uses, su...)
+		src.Stream = a.stdin
 	}
-	for _, r := range va.refs {
-		uses = append(uses, verify.Use{Image: r})
-	}
-	return uses, nil
-}
-
-// projectRules are the rules of every manifests entry: Helm values named
-// on the command line are read with them.
-func projectRules(cfg *project.Config) []manifest.Rule {
-	if cfg == nil {
-		return nil
-	}
-	var out []manifest.Rule
-	for _, m := range cfg.Manifests {
-		for _, r := range m.Rules {
-			out = append(out, manifest.Rule{Image: r.Image, Repository: r.Repository, Tag: r.Tag, Digest: r.Digest})
-		}
-	}
-	return out
+	return verify.Gather(ctx, src, a.rel)
 }
 
 func (a *app) printFindings(res *verify.Result, format string) {
@@ -405,41 +317,18 @@ func (a *app) printFindings(res *verify.Result, format string) {
 	fmt.Fprintf(a.stderr, "slipway: %s\n", res.Summary())
 }
 
-func reportFindings(res *verify.Result) []report.Finding {
-	out := []report.Finding{}
-	for _, f := range res.Findings {
-		out = append(out, report.Finding{Rule: f.Rule, Severity: f.Severity, File: f.File, Line: f.Line, Object: f.Object,
-			Container: f.Container, Reference: f.Reference, Resolved: f.Resolved, Digest: f.Digest, Platforms: f.Platforms, Message: f.Message})
+// verifier loads the public key and, with --attestation, the check of
+// the attestations every verified image must carry.
+func (a *app) verifier(ctx context.Context, cfg *project.Config, vf verifyFlags, keyRef string, so sign.Options) (*sign.Verifier, func(context.Context, name.Digest) error, error) {
+	v, err := sign.LoadVerifier(ctx, keyRef)
+	if err != nil {
+		return nil, nil, &hintError{err: err, hint: "give the public key with --key (a cosign.pub file or a KMS URI)"}
 	}
-	return out
-}
-
-// verifyReason names the kind of failure, or "" when err is another
-// problem (network, auth...) whose own message says more.
-func verifyReason(err error) string {
-	switch {
-	case errors.Is(err, sign.ErrNotFound):
-		return "missing (no such image)"
-	case errors.Is(err, sign.ErrUnsigned):
-		return "unsigned"
-	case errors.Is(err, sign.ErrKeyMismatch):
-		return "signed by another key (no signature verifies with the key)"
-	case errors.Is(err, sign.ErrAnnotationMismatch):
-		return "signed, but without the required annotations"
+	if len(vf.attestations) == 0 {
+		return v, nil, nil
 	}
-	return ""
-}
-
-// publicKeyFor names the public key that goes with a signing key: the KMS
-// URI itself, or X.pub beside X.key.
-func publicKeyFor(signKey string) string {
-	if strings.Contains(signKey, "://") {
-		return signKey
-	}
-	if base, ok := strings.CutSuffix(signKey, ".key"); ok {
-		return base + ".pub"
-	}
-	return ""
+	ac := a.attestCheck(ctx, cfg, vf)
+	return v, func(ctx context.Context, d name.Digest) error { return attest.Check(ctx, v, d, ac, so) }, nil
 }
 
 // attestCheck is what --attestation requires; in a project, a provenance

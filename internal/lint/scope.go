@@ -127,10 +127,7 @@ func ProjectManifests(cfg *project.Config, rel func(string) string) ([]Manifest,
 	var out []Manifest
 	seen := map[string]bool{}
 	for i, m := range cfg.Manifests {
-		var rules []manifest.Rule
-		for _, r := range m.Rules {
-			rules = append(rules, manifest.Rule{Image: r.Image, Repository: r.Repository, Tag: r.Tag, Digest: r.Digest})
-		}
+		rules := m.BumpRules()
 		t, err := manifest.Discover(manifest.Source{Paths: m.Paths, Kustomization: m.Kustomization})
 		if err != nil {
 			return nil, fmt.Errorf("%s: manifests[%d]: %w", cfg.File, i, err)

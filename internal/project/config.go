@@ -2,6 +2,12 @@
 // file:line:col errors, environment expansion, defaults and validation.
 package project
 
+import (
+	"strings"
+
+	"github.com/slipway-build/slipway/manifest"
+)
+
 // DefaultFile is the project file looked up when none is named.
 const DefaultFile = "slipway.yaml"
 
@@ -336,4 +342,41 @@ func (c *Config) SBOMFormat() string {
 		return SBOMSPDX
 	}
 	return c.Attest.SBOMFormat
+}
+
+// BumpRules are the entry's rules as the manifest package takes them.
+func (m Manifest) BumpRules() []manifest.Rule {
+	var out []manifest.Rule
+	for _, r := range m.Rules {
+		out = append(out, manifest.Rule{Image: r.Image, Repository: r.Repository, Tag: r.Tag, Digest: r.Digest})
+	}
+	return out
+}
+
+// BumpRules are the rules of every manifests entry, for files named
+// outside them (Helm values given on the command line).
+func (c *Config) BumpRules() []manifest.Rule {
+	if c == nil {
+		return nil
+	}
+	var out []manifest.Rule
+	for _, m := range c.Manifests {
+		out = append(out, m.BumpRules()...)
+	}
+	return out
+}
+
+// PublicKey names the public key that goes with the signing key: the KMS
+// URI itself, or X.pub beside X.key; "" when there is none to name.
+func (s *Sign) PublicKey() string {
+	if s == nil {
+		return ""
+	}
+	if strings.Contains(s.Key, "://") {
+		return s.Key
+	}
+	if base, ok := strings.CutSuffix(s.Key, ".key"); ok {
+		return base + ".pub"
+	}
+	return ""
 }

@@ -575,10 +575,7 @@ func ManifestTargets(cfg *project.Config, pin string) ([]manifest.Target, error)
 		if err != nil {
 			return nil, fmt.Errorf("%s: manifests[%d]: %w", cfg.File, i, err)
 		}
-		opts := manifest.Options{Pin: mp, PullPolicy: m.PullPolicy}
-		for _, r := range m.Rules {
-			opts.Rules = append(opts.Rules, manifest.Rule{Image: r.Image, Repository: r.Repository, Tag: r.Tag, Digest: r.Digest})
-		}
+		opts := manifest.Options{Pin: mp, PullPolicy: m.PullPolicy, Rules: m.BumpRules()}
 		t, err := manifest.Discover(manifest.Source{Paths: m.Paths, Kustomization: m.Kustomization, Options: opts})
 		if err != nil {
 			return nil, fmt.Errorf("%s: manifests[%d]: %w", cfg.File, i, err)

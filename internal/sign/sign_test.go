@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature/kms/fake"
+
+	"github.com/slipway-build/slipway/internal/testenv"
 )
 
 const (
@@ -165,7 +167,7 @@ func TestPasswordPromptOnTerminal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			master, tty := openPTY(t)
+			master, tty := testenv.PTY(t)
 			if _, err := master.Write([]byte(tt.typed)); err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package sign
+package testenv
 
 import (
 	"fmt"
@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openPTY opens a pseudo-terminal pair, skipping the test where the
+// PTY opens a pseudo-terminal pair, skipping the test where the
 // machine has none.
-func openPTY(t *testing.T) (master, tty *os.File) {
+func PTY(t testing.TB) (master, tty *os.File) {
 	t.Helper()
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
