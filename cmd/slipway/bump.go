@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -109,24 +108,13 @@ written; if one cannot be replaced, those already replaced are put back.`,
 				case *diff:
 					return a.relativeChanges(changes).Diff(a.stdout)
 				case *output != "":
-					return printRewritten(a.stdout, changes)
+					return changes.WriteFiles(a.stdout)
 				}
 				if err := changes.Apply(ctx); err != nil {
 					return fmt.Errorf("writing manifests: %w", err)
 				}
 				release.RecordEdits(changes, rep)
-				out := bufio.NewWriter(a.stdout) // a line an edit: one write, not thousands
-				for _, e := range changes.Edits() {
-					if e.Old == e.New {
-						continue
-					}
-					old := e.Old
-					if old == "" {
-						old = "(unset)" // a field bump added, such as imagePullPolicy
-					}
-					fmt.Fprintf(out, "%s:%d: %s%s%s: %s -> %s\n", a.rel(e.File), e.Line, e.Object, containerSuffix(e.Container), fieldSuffix(e.Field), old, e.New)
-				}
-				if err := out.Flush(); err != nil {
+				if err := changes.WriteEdits(a.stdout, a.rel); err != nil {
 					return err
 				}
 				return a.finishReport(rep, nil)
@@ -140,22 +128,6 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// fieldSuffix names the field of an edit unless it is a container's image.
-func fieldSuffix(field string) string {
-	last := field[strings.LastIndex(field, ".")+1:]
-	if last == "" || last == "image" || strings.HasPrefix(last, "image[") {
-		return ""
-	}
-	return " " + last
-}
-
-func containerSuffix(c string) string {
-	if c == "" {
-		return ""
-	}
-	return " " + c
 }
 
 // rel shows a path relative to the working folder when it is inside it.
@@ -270,25 +242,4 @@ func (a *app) debugSkipped(targets []manifest.Target) {
 			a.debugf("skipping %s: Helm chart templates (values.yaml is bumped through rules:)", a.rel(d))
 		}
 	}
-}
-
-// printRewritten writes every file's new bytes, YAML documents separated.
-func printRewritten(to io.Writer, ch *manifest.Changes) error {
-	w := bufio.NewWriterSize(to, 1<<16)
-	for i, f := range ch.Files {
-		if i > 0 && !strings.HasSuffix(strings.ToLower(f.Path), ".json") {
-			if _, err := io.WriteString(w, "---\n"); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(f.New); err != nil {
-			return err
-		}
-		if len(f.New) > 0 && f.New[len(f.New)-1] != '\n' {
-			if _, err := io.WriteString(w, "\n"); err != nil {
-				return err
-			}
-		}
-	}
-	return w.Flush()
 }

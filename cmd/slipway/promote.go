@@ -213,7 +213,7 @@ func (a *app) promote(ctx context.Context, p *pipelineFlags, f promoteFlags, arg
 		release.RecordEdits(res.Changes, rep)
 		for _, e := range res.Changes.Edits() {
 			if e.Old != e.New {
-				fmt.Fprintf(a.stderr, "%s:%d: %s%s: %s -> %s\n", a.rel(e.File), e.Line, e.Object, containerSuffix(e.Container), e.Old, e.New)
+				fmt.Fprintf(a.stderr, "%s:%d: %s%s: %s -> %s\n", a.rel(e.File), e.Line, e.Object, withSpace(e.Container), e.Old, e.New)
 			}
 		}
 	}
@@ -252,4 +252,11 @@ func projectPin(cfg *project.Config) string {
 		pin = m.Pin
 	}
 	return pin
+}
+
+func withSpace(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " " + s
 }
